@@ -1,0 +1,339 @@
+"""Tensor: an n-dimensional array (NumPy or CuPy) that remembers how it was computed.
+
+``t.data`` is the raw array (teaching: look inside any time); ``t.grad`` is a Tensor filled by
+``backward()``; ``t.grad_fn`` is the graph Node that produced ``t`` (None for leaves). Every
+operator and method below only dispatches to a differentiable op in ``minitorch/ops``.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .backend import array_module, device_of, normalize_device, to_device, to_numpy
+
+float32, float64, float16 = np.float32, np.float64, np.float16
+int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uint8
+bool_ = np.bool_
+_DEFAULT_FLOAT = np.dtype(np.float32)
+
+
+def _infer_dtype(data, dtype):
+    """PyTorch's rule: Python floats become float32, arrays keep their own dtype."""
+    if dtype is not None:
+        return np.dtype(dtype)
+    if hasattr(data, "dtype"):
+        return None  # keep the array's dtype
+    probe = np.asarray(data)
+    if probe.dtype.kind == "f":
+        return _DEFAULT_FLOAT
+    if probe.dtype.kind in "iu":
+        return np.dtype(np.int64)
+    return None
+
+
+def _check_can_require_grad(dtype, op: str = "requires_grad") -> None:
+    if np.dtype(dtype).kind not in "fc":
+        raise RuntimeError(f"{op}: only floating point tensors can require gradients, "
+                           f"got dtype {np.dtype(dtype).name}")
+
+
+class Tensor:
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "__weakref__")
+    __array_priority__ = 1000  # numpy scalar (op) Tensor -> Tensor's reflected operator
+
+    def __init__(self, data, requires_grad: bool = False, device=None, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        target = normalize_device(device) if device is not None else device_of(data)
+        array = array_module(target).asarray(to_device(data, target),
+                                             dtype=_infer_dtype(data, dtype))
+        if requires_grad:
+            _check_can_require_grad(array.dtype, "Tensor")
+        self.data = array
+        self.grad: Tensor | None = None
+        self.requires_grad = bool(requires_grad)
+        self.grad_fn = None
+
+    @classmethod
+    def _make(cls, array, requires_grad: bool, grad_fn) -> "Tensor":
+        """Wrap an array produced by an op, without copying or dtype inference."""
+        t = cls.__new__(cls)
+        t.data = array
+        t.grad = None
+        t.requires_grad = requires_grad
+        t.grad_fn = grad_fn
+        return t
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.data.shape)
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return device_of(self.data)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        body = np.array2string(to_numpy(self.data), separator=", ", precision=4,
+                               prefix="tensor(")
+        extras = []
+        if self.dtype not in (_DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(np.bool_)):
+            extras.append(f"dtype={self.dtype.name}")
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    __hash__ = object.__hash__  # __eq__ is elementwise, identity stays hashable
+
+    # ------------------------------------------------------------------ conversion
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad:
+            raise RuntimeError("numpy(): can't call numpy() on a tensor that requires grad; "
+                               "use tensor.detach().numpy()")
+        return to_numpy(self.data)
+
+    def tolist(self):
+        return to_numpy(self.data).tolist()
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted to Python "
+                             f"scalars, got shape {self.shape}")
+        return to_numpy(self.data).reshape(()).item()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"bool(): the truth value of a tensor with {self.data.size} "
+                               "elements is ambiguous")
+        return bool(self.item())
+
+    def __index__(self):
+        if self.dtype.kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index, got {self.dtype}")
+        return int(self.item())
+
+    def to(self, device=None, dtype=None) -> "Tensor":
+        """``t.to("cuda")``, ``t.to(mt.float64)`` or both; differentiable."""
+        if device is not None and not isinstance(device, str) and dtype is None:
+            device, dtype = None, device  # t.to(mt.float64)
+        out = self
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            out = _ew.cast(out, np.dtype(dtype))
+        if device is not None and normalize_device(device) != out.device:
+            out = _shape.to_device(out, normalize_device(device))
+        return out
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def cuda(self) -> "Tensor":
+        return self.to("cuda")
+
+    def float(self) -> "Tensor":
+        return self.to(dtype=np.float32)
+
+    def double(self) -> "Tensor":
+        return self.to(dtype=np.float64)
+
+    def long(self) -> "Tensor":
+        return self.to(dtype=np.int64)
+
+    def int(self) -> "Tensor":
+        return self.to(dtype=np.int32)
+
+    def bool(self) -> "Tensor":
+        return self.to(dtype=np.bool_)
+
+    def type(self, dtype) -> "Tensor":
+        return self.to(dtype=dtype)
+
+    # ------------------------------------------------------------------ autograd
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) * gradient into every leaf's ``.grad``."""
+        if not self.requires_grad:
+            raise RuntimeError("backward(): tensor does not require grad and has no grad_fn "
+                               f"(shape {self.shape})")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward(): grad can be implicitly created only for scalar "
+                                   f"outputs, got shape {self.shape}; pass gradient=")
+            grad = array_module(self.device).ones_like(self.data)
+        else:
+            grad = gradient.data if isinstance(gradient, Tensor) else gradient
+            grad = array_module(self.device).asarray(to_device(grad, self.device),
+                                                     dtype=self.dtype)
+            if grad.shape != self.data.shape:
+                raise RuntimeError(f"backward(): gradient shape {tuple(grad.shape)} does not "
+                                   f"match tensor shape {self.shape}")
+        _autograd.run_backward(self, grad, retain_graph=retain_graph)
+
+    def detach(self) -> "Tensor":
+        """Same data (shared memory), cut from the graph."""
+        return Tensor._make(self.data, requires_grad=False, grad_fn=None)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_(): can only change requires_grad of leaf "
+                               "tensors; use detach() first")
+        if requires_grad:
+            _check_can_require_grad(self.dtype, "requires_grad_")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Ask a non-leaf tensor to keep its ``.grad`` after backward (as PyTorch)."""
+        if self.grad_fn is not None:
+            self.grad_fn.retained = self
+        elif not self.requires_grad:
+            raise RuntimeError("retain_grad(): tensor does not require grad")
+
+    def zero_(self) -> "Tensor":
+        return self._inplace(_ew.mul, 0.0)
+
+    # ------------------------------------------------------------------ arithmetic
+    def __add__(self, other): return _ew.add(self, other)
+    def __radd__(self, other): return _ew.add(other, self)
+    def __sub__(self, other): return _ew.sub(self, other)
+    def __rsub__(self, other): return _ew.sub(other, self)
+    def __mul__(self, other): return _ew.mul(self, other)
+    def __rmul__(self, other): return _ew.mul(other, self)
+    def __truediv__(self, other): return _ew.div(self, other)
+    def __rtruediv__(self, other): return _ew.div(other, self)
+    def __pow__(self, other): return _ew.pow(self, other)
+    def __rpow__(self, other): return _ew.pow(other, self)
+    def __neg__(self): return _ew.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return _ew.abs(self)
+    def __matmul__(self, other): return _linalg.matmul(self, other)
+    def __rmatmul__(self, other): return _linalg.matmul(other, self)
+
+    def __lt__(self, other): return _ew.lt(self, other)
+    def __le__(self, other): return _ew.le(self, other)
+    def __gt__(self, other): return _ew.gt(self, other)
+    def __ge__(self, other): return _ew.ge(self, other)
+    def __eq__(self, other): return _ew.eq(self, other)
+    def __ne__(self, other): return _ew.ne(self, other)
+    def __invert__(self): return _ew.logical_not(self)
+    def __and__(self, other): return _ew.logical_and(self, other)
+    def __or__(self, other): return _ew.logical_or(self, other)
+
+    def _inplace(self, op, other) -> "Tensor":
+        """In-place forms. Leaves that require grad refuse (their value is what backward
+        differentiates with respect to). Inside a graph, the result is computed out of place
+        and rebound to this Tensor, so arrays saved by earlier ops stay intact."""
+        from .autograd import is_grad_enabled
+        if self.is_leaf and self.requires_grad and is_grad_enabled():
+            raise RuntimeError(f"in-place {op.__name__}: a leaf tensor that requires grad "
+                               f"(shape {self.shape}) can't be modified in place; wrap it in "
+                               "mt.no_grad() or use an out-of-place op")
+        result = op(self, other)
+        tracks = result.requires_grad
+        if not tracks and result.dtype == self.dtype and result.shape == self.shape:
+            self.data[...] = result.data  # true in-place: views of self see the change
+        else:
+            if result.shape != self.shape:
+                raise RuntimeError(f"in-place {op.__name__}: result shape {result.shape} can't "
+                                   f"be stored in a tensor of shape {self.shape}")
+            self.data = result.data.astype(self.dtype, copy=False)
+            self.grad_fn, self.requires_grad = result.grad_fn, result.requires_grad
+        return self
+
+    def __iadd__(self, other): return self._inplace(_ew.add, other)
+    def __isub__(self, other): return self._inplace(_ew.sub, other)
+    def __imul__(self, other): return self._inplace(_ew.mul, other)
+    def __itruediv__(self, other): return self._inplace(_ew.div, other)
+    def add_(self, other): return self._inplace(_ew.add, other)
+    def sub_(self, other): return self._inplace(_ew.sub, other)
+    def mul_(self, other): return self._inplace(_ew.mul, other)
+    def div_(self, other): return self._inplace(_ew.div, other)
+
+    # ------------------------------------------------------------------ math methods
+    def exp(self): return _ew.exp(self)
+    def log(self): return _ew.log(self)
+    def sqrt(self): return _ew.sqrt(self)
+    def abs(self): return _ew.abs(self)
+    def clamp(self, min=None, max=None): return _ew.clamp(self, min, max)
+    clip = clamp
+    def tanh(self): return _act.tanh(self)
+    def sigmoid(self): return _act.sigmoid(self)
+    def relu(self): return _act.relu(self)
+    def softmax(self, dim): return _act.softmax(self, dim)
+    def log_softmax(self, dim): return _act.log_softmax(self, dim)
+    def matmul(self, other): return _linalg.matmul(self, other)
+
+    def sum(self, dim=None, keepdim=False): return _red.sum(self, dim, keepdim)
+    def mean(self, dim=None, keepdim=False): return _red.mean(self, dim, keepdim)
+    def var(self, dim=None, unbiased=True, keepdim=False):
+        return _red.var(self, dim, unbiased=unbiased, keepdim=keepdim)
+    def std(self, dim=None, unbiased=True, keepdim=False):
+        return _red.var(self, dim, unbiased=unbiased, keepdim=keepdim).sqrt()
+    def max(self, dim=None, keepdim=False): return _red.max(self, dim, keepdim)
+    def min(self, dim=None, keepdim=False): return _red.min(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim=False): return _red.argmax(self, dim, keepdim)
+    def argmin(self, dim=None, keepdim=False): return _red.argmin(self, dim, keepdim)
+
+    # ------------------------------------------------------------------ shape methods
+    def reshape(self, *shape): return _shape.reshape(self, *shape)
+    def view(self, *shape): return _shape.view(self, *shape)
+    def flatten(self, start_dim=0, end_dim=-1): return _shape.flatten(self, start_dim, end_dim)
+    def transpose(self, dim0, dim1): return _shape.transpose(self, dim0, dim1)
+    def permute(self, *dims): return _shape.permute(self, *dims)
+    def squeeze(self, dim=None): return _shape.squeeze(self, dim)
+    def unsqueeze(self, dim): return _shape.unsqueeze(self, dim)
+    def expand(self, *sizes): return _shape.expand(self, *sizes)
+    def contiguous(self): return _shape.contiguous(self)
+    def clone(self): return _shape.clone(self)
+    def t(self): return _shape.transpose(self, 0, 1) if self.ndim == 2 else self
+    @property
+    def T(self): return _shape.permute(self, *reversed(range(self.ndim)))
+    def __getitem__(self, index): return _shape.getitem(self, index)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+# The op modules import Tensor from here, so they are imported after the class exists.
+from . import autograd as _autograd  # noqa: E402
+from .ops import activation as _act  # noqa: E402
+from .ops import elementwise as _ew  # noqa: E402
+from .ops import linalg as _linalg  # noqa: E402
+from .ops import reduce as _red  # noqa: E402
+from .ops import shape as _shape  # noqa: E402
