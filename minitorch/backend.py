@@ -31,6 +31,14 @@ def cuda_unavailable_reason() -> str | None:
     return None
 
 
+def cupy_module():
+    """CuPy itself, for minitorch.cuda (kernel loading and launches); a clear error without it."""
+    if _cupy is None:
+        raise RuntimeError(f"minitorch.cuda needs CuPy, which is not importable "
+                           f"({_CUPY_IMPORT_ERROR!r}); install minitorch[cuda]")
+    return _cupy
+
+
 def is_cuda_available() -> bool:
     return cuda_unavailable_reason() is None
 

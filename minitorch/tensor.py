@@ -264,8 +264,12 @@ class Tensor:
                                f"(shape {self.shape}) can't be modified in place; wrap it in "
                                "mt.no_grad() or use an out-of-place op")
         result = op(self, other)
+        if not np.can_cast(result.dtype, self.dtype, casting="same_kind"):
+            raise RuntimeError(f"in-place {op.__name__}: result dtype {result.dtype} can't be "
+                               f"stored in a tensor of dtype {self.dtype} (shape {self.shape})")
         tracks = result.requires_grad
-        if not tracks and result.dtype == self.dtype and result.shape == self.shape:
+        writable = getattr(self.data.flags, "writeable", True)  # expand() gives read-only views
+        if not tracks and writable and result.dtype == self.dtype and result.shape == self.shape:
             self.data[...] = result.data  # true in-place: views of self see the change
         else:
             if result.shape != self.shape:
@@ -303,7 +307,7 @@ class Tensor:
     def var(self, dim=None, unbiased=True, keepdim=False):
         return _red.var(self, dim, unbiased=unbiased, keepdim=keepdim)
     def std(self, dim=None, unbiased=True, keepdim=False):
-        return _red.var(self, dim, unbiased=unbiased, keepdim=keepdim).sqrt()
+        return _red.std(self, dim, unbiased=unbiased, keepdim=keepdim)
     def max(self, dim=None, keepdim=False): return _red.max(self, dim, keepdim)
     def min(self, dim=None, keepdim=False): return _red.min(self, dim, keepdim)
     def argmax(self, dim=None, keepdim=False): return _red.argmax(self, dim, keepdim)

@@ -33,12 +33,13 @@ def as_tensor(value, like: Tensor) -> Tensor:
     """Wrap a Python number or array as a constant on ``like``'s device.
 
     A Python scalar takes the tensor's dtype (``x * 2`` stays float32), as in PyTorch; a float
-    scalar with an integer tensor gives the default float dtype.
+    scalar with an integer tensor gives the default float dtype. NumPy scalars (``np.float64(2)``)
+    count as scalars too, as in PyTorch (NumPy itself would promote float32 to float64).
     """
     if isinstance(value, Tensor):
         return value
     xp = array_module(like.device)
-    if isinstance(value, numbers.Number) and not isinstance(value, np.generic):
+    if isinstance(value, numbers.Number):
         kind = like.dtype.kind
         if isinstance(value, bool) or kind == "f" or (kind in "iu" and isinstance(value, numbers.Integral)):
             dtype = like.dtype
@@ -50,11 +51,18 @@ def as_tensor(value, like: Tensor) -> Tensor:
     return Tensor(value, device=like.device)
 
 
+def _float_for_int(t: Tensor, other: Tensor) -> Tensor:
+    """An int/bool tensor meeting a float operand is cast to that float dtype first, as PyTorch
+    (int64 tensor * 2.5 is float32); NumPy would compute int64 with float32 in float64."""
+    if t.dtype.kind in "biu" and other.dtype.kind == "f":
+        return cast(t, other.dtype)
+    return t
+
+
 def _pair(a, b) -> tuple[Tensor, Tensor]:
-    if isinstance(a, Tensor):
-        return a, as_tensor(b, a)
-    if isinstance(b, Tensor):
-        return as_tensor(a, b), b
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        a, b = (a, as_tensor(b, a)) if isinstance(a, Tensor) else (as_tensor(a, b), b)
+        return _float_for_int(a, b), _float_for_int(b, a)
     raise TypeError(f"expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
 
 
@@ -186,11 +194,22 @@ def _binary(fn, name):
 add = _binary(Add, "add")
 sub = _binary(Sub, "sub")
 mul = _binary(Mul, "mul")
-div = _binary(Div, "div")
+_div = _binary(Div, "div")
+
+
+def div(a, b) -> Tensor:
+    """True division; two integer operands divide in float32 (PyTorch), not float64 (NumPy)."""
+    a, b = _pair(a, b)
+    if a.dtype.kind in "biu" and b.dtype.kind in "biu":
+        a, b = cast(a, np.float32), cast(b, np.float32)
+    return _div(a, b)
 
 
 def pow(a, b) -> Tensor:  # noqa: A001  (PyTorch's name)
     if isinstance(a, Tensor) and isinstance(b, numbers.Number) and not isinstance(b, bool):
+        b = b.item() if isinstance(b, np.generic) else b  # a NumPy scalar would promote a
+        if a.dtype.kind in "biu" and isinstance(b, float):
+            a = cast(a, np.float32)  # int ** float is float32, as in PyTorch
         return PowScalar.apply(a, p=b)
     a, b = _pair(a, b)
     _broadcast_check("pow", a, b)

@@ -1,1 +1,333 @@
-"""(being written)"""
+"""Reductions: sum, mean, var/std, max/min (+ arg), logsumexp.
+
+A reduction collapses some dims; its backward has to *un*-collapse the gradient: put the reduced
+dims back as size-1 dims (``_keep``) and broadcast over them, because every input element that
+went into an output element receives that output's gradient (times the local derivative).
+
+    sum:   d out / d x_i = 1           -> g broadcast
+    mean:  d out / d x_i = 1 / n       -> g / n broadcast
+    var:   d out / d x_i = 2 (x_i - mu) / (n - correction)   (the mu term sums to zero)
+    max:   d out / d x_i = 1 at the max, 0 elsewhere (ties: see ``max``)
+    logsumexp: d out / d x_i = softmax(x)_i
+
+``dim`` is an int, a negative int, a tuple of them, or None (every dim), as in PyTorch.
+"""
+from __future__ import annotations
+
+import builtins  # sum/max/min below shadow the builtins in this module
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from ..autograd import Function
+from ..backend import get_array_module
+from ..tensor import Tensor
+from .shape import normalize_dim, unsqueeze
+
+# torch.return_types.max / .min: a (values, indices) pair that also unpacks like a tuple.
+MaxResult = namedtuple("max", ["values", "indices"])
+MinResult = namedtuple("min", ["values", "indices"])
+
+
+# --------------------------------------------------------------------------- helpers
+def reduce_axes(op: str, shape: tuple, dim) -> tuple[int, ...]:
+    """``dim`` (None, int or tuple of ints; negatives allowed) -> sorted non-negative axes.
+
+    None and the empty tuple both mean every dim (PyTorch's rule). A 0-d tensor accepts dim 0 or
+    -1 (as PyTorch does) and has no axis to reduce.
+    """
+    ndim = len(shape)
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
+        return tuple(range(ndim))
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    axes = tuple(normalize_dim(op, d, ndim, shape) for d in dims)
+    for a in set(axes):
+        if axes.count(a) > 1:
+            raise ValueError(f"{op}: dim {a} appears more than once in dim={dim!r} "
+                             f"(tensor of shape {shape})")
+    return tuple(sorted(a for a in axes if ndim > 0))
+
+
+def _keep(g, shape: tuple, axes: tuple, keepdim: bool):
+    """Reshape a reduced gradient so it broadcasts against the input: size-1 dims at ``axes``."""
+    if keepdim:
+        return g
+    return g.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
+
+
+def _count(shape: tuple, axes: tuple) -> int:
+    return math.prod(shape[a] for a in axes)
+
+
+def _require_float(op: str, x: Tensor) -> None:
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"{op}: input dtype {x.dtype} is not floating point; {op} is only "
+                        f"defined for float tensors (shape {x.shape}); convert with x.float()")
+
+
+# --------------------------------------------------------------------------- sum, mean
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
+        if a.dtype.kind in "biu":  # integers and bools sum to int64, as in PyTorch
+            return a.sum(axis=axes, keepdims=keepdim, dtype=np.int64)
+        if a.dtype == np.float16:  # accumulate in float32, as PyTorch does, then round once
+            return a.sum(axis=axes, keepdims=keepdim, dtype=np.float32).astype(np.float16)
+        return a.sum(axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = get_array_module(g)
+        # A read-only broadcast view: no copy; backward functions never write into their g.
+        return xp.broadcast_to(_keep(g, ctx.shape, ctx.axes, ctx.keepdim), ctx.shape)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
+        return a.mean(axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = get_array_module(g)
+        n = _count(ctx.shape, ctx.axes)
+        return xp.broadcast_to(_keep(g, ctx.shape, ctx.axes, ctx.keepdim) / n, ctx.shape)
+
+
+def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001  (PyTorch's name)
+    """Sum over ``dim`` (None: all dims). Integer and bool inputs give int64."""
+    return Sum.apply(x, axes=reduce_axes("sum", x.shape, dim), keepdim=bool(keepdim))
+
+
+def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Mean over ``dim`` (None: all dims). Float inputs only (as PyTorch)."""
+    _require_float("mean", x)
+    return Mean.apply(x, axes=reduce_axes("mean", x.shape, dim), keepdim=bool(keepdim))
+
+
+# --------------------------------------------------------------------------- var, std
+class Var(Function):
+    """Two-pass variance: sum((x - mu)^2) / (n - correction).
+
+    The one-pass E[x^2] - E[x]^2 subtracts two large, nearly equal numbers and loses every
+    significant digit when |mu| >> std (it can even go negative in float32).
+    """
+
+    @staticmethod
+    def forward(ctx, a, axes, correction, keepdim):
+        xp = get_array_module(a)
+        d = a - a.mean(axis=axes, keepdims=True)
+        # n - correction <= 0 gives inf/nan, as PyTorch (which warns); not an error there.
+        divisor = xp.asarray(builtins.max(_count(a.shape, axes) - correction, 0), dtype=a.dtype)
+        ctx.axes, ctx.keepdim, ctx.divisor = axes, keepdim, divisor
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (d * d).sum(axis=axes, keepdims=keepdim) / divisor
+
+    @staticmethod
+    def backward(ctx, g):
+        (d,) = ctx.saved
+        # d/dx_i sum_j (x_j - mu)^2 = 2 (x_i - mu) - (2/n) sum_j (x_j - mu) = 2 (x_i - mu)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _keep(g, d.shape, ctx.axes, ctx.keepdim) * (2 * d / ctx.divisor)
+
+
+class Std(Function):
+    """std = sqrt(var), so d std = d var / (2 std).
+
+    Where std == 0 (a constant slice) that is 0/0; PyTorch defines the gradient as 0 there,
+    and so do we.
+    """
+
+    @staticmethod
+    def forward(ctx, a, axes, correction, keepdim):
+        out = get_array_module(a).sqrt(Var.forward(ctx, a, axes, correction, keepdim))
+        ctx.std = out
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = get_array_module(g)
+        std = xp.where(ctx.std == 0, xp.asarray(xp.inf, dtype=g.dtype), ctx.std)  # g/inf = 0
+        return Var.backward(ctx, g / (2 * std))
+
+
+def _correction(op: str, unbiased, correction) -> float:
+    if correction is None:
+        return 1 if unbiased else 0
+    if not unbiased:
+        raise ValueError(f"{op}: give either unbiased= or correction=, not both")
+    return correction
+
+
+def var(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *,
+        correction=None) -> Tensor:
+    """Variance over ``dim``; divides by n - 1 (unbiased, default), n, or n - correction."""
+    _require_float("var", x)
+    axes = reduce_axes("var", x.shape, dim)
+    return Var.apply(x, axes=axes, correction=_correction("var", unbiased, correction),
+                     keepdim=bool(keepdim))
+
+
+def std(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *,
+        correction=None) -> Tensor:
+    """sqrt(var(...)); at zero variance the gradient is 0, as in PyTorch."""
+    _require_float("std", x)
+    axes = reduce_axes("std", x.shape, dim)
+    return Std.apply(x, axes=axes, correction=_correction("std", unbiased, correction),
+                     keepdim=bool(keepdim))
+
+
+# --------------------------------------------------------------------------- max, min
+class MaxAll(Function):
+    """max/min over every element -> 0-d.
+
+    Ties: the gradient is split evenly among all elements equal to the result, as PyTorch does
+    for a full reduction (each tied element gets g / count). With a dim, see ``GatherAlong``.
+    """
+
+    @staticmethod
+    def forward(ctx, a, take_min):
+        out = a.min() if take_min else a.max()
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(a == out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (hit,) = ctx.saved
+        return hit * (g / hit.sum())
+
+
+class GatherAlong(Function):
+    """values = a[..., index, ...] along ``axis`` (index from argmax/argmin, keepdim-shaped).
+
+    The gradient goes only to the gathered element, i.e. to the FIRST max when several tie, as
+    torch.max(x, dim) does (its indices also name the first occurrence).
+    """
+
+    @staticmethod
+    def forward(ctx, a, index, axis, keepdim):
+        xp = get_array_module(a)
+        ctx.index, ctx.axis, ctx.keepdim, ctx.shape = index, axis, keepdim, a.shape
+        out = xp.take_along_axis(a, index, axis=axis)
+        return out if keepdim else out.squeeze(axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = get_array_module(g)
+        axis, shape = ctx.axis, ctx.shape
+        g = g if ctx.keepdim else xp.expand_dims(g, axis)
+        # position along axis == chosen index: a one-hot mask, built without a scatter.
+        positions = xp.arange(shape[axis]).reshape((-1,) + (1,) * (len(shape) - axis - 1))
+        return xp.where(positions == ctx.index, g, xp.zeros((), dtype=g.dtype))
+
+
+def _max_min(op: str, x: Tensor, dim, keepdim: bool):
+    take_min = op == "min"
+    if dim is None:
+        if x.numel() == 0:
+            raise RuntimeError(f"{op}: can't reduce an empty tensor (shape {x.shape}): it has "
+                               f"no {op}imum; pass dim= over a non-empty dim")
+        return MaxAll.apply(x, take_min=take_min)
+    if isinstance(dim, Tensor):
+        raise TypeError(f"{op}: dim must be an int, got a Tensor (the elementwise two-tensor "
+                        f"form torch.{op}(a, b) is not supported; use mt.where(a > b, a, b))")
+    axis = normalize_dim(op, dim, x.ndim, x.shape)
+    result = MinResult if take_min else MaxResult
+    if x.ndim == 0:  # PyTorch allows dim 0 on a scalar: values is the scalar, index 0
+        v, i = _max_min(op, unsqueeze(x, 0), 0, False)
+        return result(v, i)
+    if x.shape[axis] == 0:
+        raise RuntimeError(f"{op}: can't reduce over dim {dim} of size 0 (shape {x.shape})")
+    xp = get_array_module(x.data)
+    index = xp.expand_dims((xp.argmin if take_min else xp.argmax)(x.data, axis=axis), axis)
+    values = GatherAlong.apply(x, index=index, axis=axis, keepdim=bool(keepdim))
+    indices = index.astype(np.int64, copy=False)
+    return result(values, Tensor._make(indices if keepdim else indices.squeeze(axis), False, None))
+
+
+def max(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
+    """``max(x)`` -> 0-d Tensor; ``max(x, dim)`` -> (values, indices) as torch.return_types.max.
+
+    Gradient on ties: ``max(x)`` splits it evenly among all maxima; ``max(x, dim)`` gives it to
+    the first maximum along dim (the one ``indices`` names). Both as PyTorch.
+    """
+    return _max_min("max", x, dim, keepdim)
+
+
+def min(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
+    """Like ``max``, with the minimum."""
+    return _max_min("min", x, dim, keepdim)
+
+
+def _arg(op: str, x: Tensor, dim, keepdim: bool) -> Tensor:
+    xp = get_array_module(x.data)
+    fn = xp.argmin if op == "argmin" else xp.argmax
+    if x.numel() == 0:
+        raise RuntimeError(f"{op}: can't reduce an empty tensor (shape {x.shape})")
+    if dim is None:  # index into the flattened tensor; keepdim gives all-1 dims (as PyTorch)
+        out = fn(x.data.reshape(-1))
+        if keepdim:
+            out = out.reshape((1,) * x.ndim)
+    else:
+        axis = normalize_dim(op, dim, x.ndim, x.shape)
+        if x.ndim == 0:
+            out = fn(x.data.reshape(1))
+        else:
+            out = fn(x.data, axis=axis)
+            if keepdim:
+                out = xp.expand_dims(out, axis)
+    return Tensor._make(xp.asarray(out, dtype=np.int64), False, None)
+
+
+def argmax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """int64 index of the (first) maximum; over the flattened tensor when dim is None."""
+    return _arg("argmax", x, dim, keepdim)
+
+
+def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """int64 index of the (first) minimum; over the flattened tensor when dim is None."""
+    return _arg("argmin", x, dim, keepdim)
+
+
+# --------------------------------------------------------------------------- logsumexp
+class LogSumExp(Function):
+    """log(sum(exp(x))) computed as m + log(sum(exp(x - m))), m = max(x): exp never overflows.
+
+    Where m is +-inf (a slice of all -inf, say) it is replaced by 0 so x - m stays finite or
+    -inf and the result is the exact -inf/inf instead of nan (as PyTorch).
+    """
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        xp = get_array_module(a)
+        m = a.max(axis=axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, xp.zeros((), dtype=a.dtype))
+        with np.errstate(divide="ignore"):  # log(0) = -inf for an all -inf slice
+            out = xp.log(xp.exp(a - m).sum(axis=axes, keepdims=True)) + m
+        ctx.axes, ctx.keepdim = axes, keepdim
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(a, out)
+        return out if keepdim else out.reshape(tuple(n for i, n in enumerate(a.shape)
+                                                     if i not in axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved
+        xp = get_array_module(a)
+        softmax = xp.exp(a - out)  # exp(x_i) / sum_j exp(x_j), from the saved result
+        return _keep(g, a.shape, ctx.axes, ctx.keepdim) * softmax
+
+
+def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
+    """Numerically stable log(sum(exp(x), dim)). Integer inputs are promoted to float32."""
+    if x.dtype.kind not in "fc":
+        x = Tensor._make(x.data.astype(np.float32), False, None)
+    axes = reduce_axes("logsumexp", x.shape, dim)
+    return LogSumExp.apply(x, axes=axes, keepdim=bool(keepdim))
+
