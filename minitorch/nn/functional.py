@@ -1,0 +1,14 @@
+"""``minitorch.nn.functional`` (import as F): the stateless ops, re-exported by name.
+
+Each function lives in the ops module that explains it; this file only gathers them.
+"""
+from ..ops.activation import (elu, leaky_relu, log_softmax, relu, sigmoid, softmax, softplus,
+                              tanh)
+from ..ops.linalg import linear
+from ..ops.shape import pad
+from ..ops.loss import cross_entropy, mse_loss, nll_loss
+from ..ops.conv import conv2d, conv2d_reference
+from ..ops.dropout import dropout, dropout2d
+from ..ops.norm import batch_norm
+from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+

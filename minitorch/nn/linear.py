@@ -1,0 +1,54 @@
+"""Linear: y = x W^T + b, one fused op (``F.linear``)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..backend import array_module, normalize_device
+from ..ops.linalg import linear
+from ..tensor import Tensor
+from . import init
+from .module import Module, Parameter
+
+
+def empty_parameter(shape: tuple, device=None, dtype=None) -> Parameter:
+    """An uninitialised Parameter of ``shape`` (layers fill it in ``reset_parameters``)."""
+    dtype = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+    if dtype.kind != "f":
+        raise TypeError(f"layer parameters must be floating point, got dtype {dtype}")
+    xp = array_module(normalize_device(device))
+    return Parameter(xp.empty(shape, dtype=dtype))
+
+
+class Linear(Module):
+    """in_features -> out_features. weight (out, in), bias (out,).
+
+    Default init (PyTorch's): weight ~ kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(in),
+    1/sqrt(in)), and bias ~ U(-1/sqrt(in), 1/sqrt(in)).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
+                 dtype=None):
+        super().__init__()
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.weight = empty_parameter((self.out_features, self.in_features), device, dtype)
+        if bias:
+            self.bias = empty_parameter((self.out_features,), device, dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.in_features
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")

@@ -1,0 +1,89 @@
+"""BatchNorm1d / BatchNorm2d: ``F.batch_norm`` plus learnable weight/bias and running stats.
+
+Buffers (saved in state_dict, moved by ``to()``): running_mean (zeros), running_var (ones),
+num_batches_tracked (int64 counter). momentum=None means a cumulative moving average: the
+k-th training batch is weighted 1/k.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import array_module, normalize_device
+from ..ops.norm import batch_norm
+from ..tensor import Tensor
+from . import init
+from .linear import empty_parameter
+from .module import Module
+
+
+class _BatchNorm(Module):
+    _dims: tuple = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, device=None,
+                 dtype=None):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = empty_parameter((self.num_features,), device, dtype)
+            self.bias = empty_parameter((self.num_features,), device, dtype)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            xp = array_module(normalize_device(device))
+            dt = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+            self.register_buffer("running_mean", Tensor._make(
+                xp.zeros(self.num_features, dtype=dt), False, None))
+            self.register_buffer("running_var", Tensor._make(
+                xp.ones(self.num_features, dtype=dt), False, None))
+            self.register_buffer("num_batches_tracked", Tensor._make(
+                xp.zeros((), dtype=np.int64), False, None))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        if input.ndim not in self._dims:
+            raise ValueError(f"{type(self).__name__}: expected a {' or '.join(f'{d}-D' for d in self._dims)} "
+                             f"input, got shape {input.shape}")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data[...] += 1
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        # Batch statistics in training, and whenever there are no running ones to use.
+        use_batch = self.training or self.running_mean is None
+        track = not self.training or self.track_running_stats
+        return batch_norm(input, self.running_mean if track else None,
+                          self.running_var if track else None, self.weight, self.bias,
+                          use_batch, factor, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Normalises (N, C) or (N, C, L) per channel C."""
+    _dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Normalises (N, C, H, W) per channel C."""
+    _dims = (4,)
