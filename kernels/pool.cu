@@ -1,0 +1,134 @@
+// 2-D pooling, forward and backward, max and average (PyTorch semantics).
+//
+// Notation: P = N*C planes of H x W input, OH x OW output, KH x KW window, SH/SW stride,
+// PH/PW padding, DH/DW dilation (max pool only); the rules of minitorch/ops/pool.py. The
+// caller computes OH/OW, ceil_mode included, so these kernels only need the window rule:
+//   window (oh, ow) covers rows oh*SH - PH + kh*DH (kh < KH) and cols ow*SW - PW + kw*DW.
+// All arrays are C-contiguous; `scalar_t` is float or double (-Dscalar_t=... at compile time).
+//
+// Every kernel is in gather form: one thread per value it writes, so no atomics and the same
+// result on every run. Backward kernels run one thread per INPUT pixel and sum, in a fixed
+// order, the gradients of the windows that contain it.
+
+// ---------------------------------------------------------------------------------- max pool
+// Forward: value and argmax. The argmax is the flat index h*W + w inside the input plane
+// (PyTorch's convention, so `indices` match max_pool2d(..., return_indices=True)). Ties go to
+// the first maximum in window scan order (kh outer, kw inner): only a strictly greater value
+// replaces it. A NaN always replaces it, so NaN propagates (PyTorch's rule, and the CPU
+// kernel's in minitorch/cpu/pool.py).
+extern "C" __global__ void max_pool2d_forward(
+    const scalar_t* __restrict__ x, scalar_t* __restrict__ y, long long* __restrict__ argmax,
+    int P, int H, int W, int OH, int OW,
+    int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW)
+{
+    const int total = P * OH * OW;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+        const int ow = i % OW;
+        const int oh = (i / OW) % OH;
+        const int p = i / (OW * OH);
+        const scalar_t* plane = x + (long long)p * H * W;
+        const int h0 = oh * SH - PH, w0 = ow * SW - PW;
+        scalar_t best = 0;    // replaced by the first in-bounds tap (best_at < 0 until then)
+        int best_at = -1;
+        for (int kh = 0; kh < KH; ++kh) {
+            const int h = h0 + kh * DH;
+            if (h < 0 || h >= H) continue;
+            for (int kw = 0; kw < KW; ++kw) {
+                const int w = w0 + kw * DW;
+                if (w < 0 || w >= W) continue;
+                const scalar_t v = plane[h * W + w];
+                // The first in-bounds tap is taken unconditionally, so an all -inf window
+                // still points at a real pixel (as PyTorch does); later taps must be greater.
+                if (best_at < 0 || v > best || v != v) {  // v != v: v is NaN
+                    best = v;
+                    best_at = h * W + w;
+                }
+            }
+        }
+        y[i] = best;
+        argmax[i] = best_at;
+    }
+}
+
+// Backward: gx[p, h, w] = sum of gy[p, oh, ow] over the windows whose argmax is (h, w).
+// Only windows that can contain row h are visited: oh*SH - PH <= h <= oh*SH - PH + (KH-1)*DH.
+extern "C" __global__ void max_pool2d_backward(
+    const scalar_t* __restrict__ gy, const long long* __restrict__ argmax,
+    scalar_t* __restrict__ gx,
+    int P, int H, int W, int OH, int OW,
+    int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW)
+{
+    const int total = P * H * W;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+        const int w = i % W;
+        const int h = (i / W) % H;
+        const int p = i / (W * H);
+        const int hp = h + PH, wp = w + PW;
+        const int oh_lo = max(0, (hp - (KH - 1) * DH + SH - 1) / SH);  // see note below
+        const int oh_hi = min(OH - 1, hp / SH);
+        const int ow_lo = max(0, (wp - (KW - 1) * DW + SW - 1) / SW);
+        const int ow_hi = min(OW - 1, wp / SW);
+        // note: C division truncates toward zero; for a negative numerator the bound is <= 0
+        // either way and max(0, .) fixes it, so this is ceil() where it matters.
+        const long long plane = (long long)p * OH * OW;
+        const int me = h * W + w;
+        scalar_t acc = 0;
+        for (int oh = oh_lo; oh <= oh_hi; ++oh)
+            for (int ow = ow_lo; ow <= ow_hi; ++ow) {
+                const long long o = plane + oh * OW + ow;
+                if (argmax[o] == me) acc += gy[o];
+            }
+        gx[i] = acc;
+    }
+}
+
+// ---------------------------------------------------------------------------------- avg pool
+// What each window's sum is divided by comes in as a table div[oh*OW + ow], computed by the
+// caller with PyTorch's rule (count_include_pad, ceil_mode clipping, divisor_override): see
+// _avg_divisor in minitorch/ops/pool.py. One rule in one place, for every backend.
+extern "C" __global__ void avg_pool2d_forward(
+    const scalar_t* __restrict__ x, const scalar_t* __restrict__ div, scalar_t* __restrict__ y,
+    int P, int H, int W, int OH, int OW, int KH, int KW, int SH, int SW, int PH, int PW)
+{
+    const int total = P * OH * OW;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+        const int ow = i % OW;
+        const int oh = (i / OW) % OH;
+        const int p = i / (OW * OH);
+        const scalar_t* plane = x + (long long)p * H * W;
+        // The window clipped to the image: padding adds zeros, so it adds nothing to the sum.
+        const int h0 = max(oh * SH - PH, 0), h1 = min(oh * SH - PH + KH, H);
+        const int w0 = max(ow * SW - PW, 0), w1 = min(ow * SW - PW + KW, W);
+        scalar_t acc = 0;
+        for (int h = h0; h < h1; ++h)
+            for (int w = w0; w < w1; ++w)
+                acc += plane[h * W + w];
+        y[i] = acc / div[oh * OW + ow];
+    }
+}
+
+// Backward: gx[p, h, w] = sum over the windows containing (h, w) of gy[p, oh, ow] / div[oh, ow].
+extern "C" __global__ void avg_pool2d_backward(
+    const scalar_t* __restrict__ gy, const scalar_t* __restrict__ div, scalar_t* __restrict__ gx,
+    int P, int H, int W, int OH, int OW, int KH, int KW, int SH, int SW, int PH, int PW)
+{
+    const int total = P * H * W;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+        const int w = i % W;
+        const int h = (i / W) % H;
+        const int p = i / (W * H);
+        const int hp = h + PH, wp = w + PW;
+        // Window oh covers rows [oh*SH - PH, oh*SH - PH + KH), so it contains h iff
+        // ceil((hp - KH + 1) / SH) <= oh <= hp / SH (ceil as in max_pool2d_backward).
+        const int oh_lo = max(0, (hp - KH + 1 + SH - 1) / SH);
+        const int oh_hi = min(OH - 1, hp / SH);
+        const int ow_lo = max(0, (wp - KW + 1 + SW - 1) / SW);
+        const int ow_hi = min(OW - 1, wp / SW);
+        const scalar_t* g = gy + (long long)p * OH * OW;
+        scalar_t acc = 0;
+        for (int oh = oh_lo; oh <= oh_hi; ++oh)
+            for (int ow = ow_lo; ow <= ow_hi; ++ow)
+                acc += g[oh * OW + ow] / div[oh * OW + ow];
+        gx[i] = acc;
+    }
+}

@@ -1,0 +1,155 @@
+"""Fused GPU steps: softmax-cross-entropy, batch norm, Adam/AdamW (kernels/*.cu).
+
+Each of these is a handful of array ops on the CPU path (exp, sum, log, subtract, ...), and on
+the GPU every one of those is a kernel launch plus a full read and write of the array. Fused,
+each is one or two kernels that read the inputs once. Same arithmetic as the unfused NumPy
+path (minitorch/ops/loss.py, ops/norm.py, optim/adam.py) and PyTorch; the tests compare them.
+
+Arrays in, arrays out (CuPy on the GPU; NumPy under the CPU emulator of the tests).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..backend import get_array_module
+from . import loader
+from .launch import THREADS, check_dtype, check_int32, contiguous, grid_1d, i32
+
+XENT_THREADS = 128  # as #define'd in softmax_xent.cu
+BN_THREADS = 256    # as #define'd in batchnorm.cu
+
+
+def _run(filename, name, dtype, grid, block, args):
+    loader.get_function(filename, name, dtype)(grid, block, args)
+
+
+# --------------------------------------------------------------------------- cross-entropy
+def softmax_cross_entropy(z, y, ignore_index: int = -100):
+    """Per-row loss (N,) and d(sum of losses)/dz (N, C) of logits z (N, C), targets y (N,).
+
+    Ignored rows get loss 0 and gradient 0. One kernel, one block per row.
+    """
+    dtype = check_dtype("softmax_cross_entropy", z)
+    xp = get_array_module(z)
+    if z.ndim != 2 or y.shape != (z.shape[0],):
+        raise ValueError(f"softmax_cross_entropy: expected logits (N, C) and targets (N,), "
+                         f"got {z.shape} and {y.shape}")
+    N, C = z.shape
+    z, y = contiguous(z), contiguous(y.astype(np.int64, copy=False))
+    bad = (y != ignore_index) & ((y < 0) | (y >= C))
+    if N and bool(bad.any()):  # a wrong index would read out of bounds: check (one sync)
+        raise IndexError(f"softmax_cross_entropy: target value {int(y[bad].ravel()[0])} is out "
+                         f"of range for {C} classes (ignore_index={ignore_index})")
+    check_int32("softmax_cross_entropy", z=z.size)
+    loss = xp.empty((N,), dtype=dtype)
+    grad = xp.empty((N, C), dtype=dtype)
+    if N:
+        _run("softmax_xent.cu", "softmax_xent_forward_backward", dtype, (N,), (XENT_THREADS,),
+             (z, y, loss, grad) + i32(N, C) + (np.int64(ignore_index),))
+    return loss, grad
+
+
+def cross_entropy_mean(z, y, ignore_index: int = -100):
+    """Mean loss over the non-ignored rows (a 0-d array) and its gradient w.r.t. z."""
+    loss, grad = softmax_cross_entropy(z, y, ignore_index)
+    xp = get_array_module(z)
+    count = (xp.asarray(y) != ignore_index).sum().astype(loss.dtype)
+    return loss.sum() / count, grad / count
+
+
+# --------------------------------------------------------------------------- batch norm
+def _channels(op, x):
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected (N, C, ...) input, got shape {x.shape}")
+    N, C = x.shape[:2]
+    S = x.size // (N * C) if N * C else 0
+    check_int32(op, x=x.size)
+    return N, C, S
+
+
+def batch_norm_forward(x, gamma, beta, eps: float = 1e-5):
+    """Training-mode batch norm of x (N, C, ...): -> (y, mean, invstd), statistics (C,).
+
+    var is biased (the normalisation's); the unbiased one for running_var is var * M/(M-1),
+    with var = 1/invstd^2 - eps, or read it from ``batch_norm_stats``.
+    """
+    y, mean, _, invstd = batch_norm_stats_and_apply(x, gamma, beta, eps)
+    return y, mean, invstd
+
+
+def batch_norm_stats_and_apply(x, gamma, beta, eps: float = 1e-5):
+    """As batch_norm_forward, also returning the biased variance: (y, mean, var, invstd)."""
+    dtype = check_dtype("batch_norm", x, gamma, beta)
+    x, gamma, beta = contiguous(x), contiguous(gamma), contiguous(beta)
+    xp = get_array_module(x)
+    N, C, S = _channels("batch_norm", x)
+    mean, var, invstd = (xp.empty((C,), dtype=dtype) for _ in range(3))
+    _run("batchnorm.cu", "bn_stats", dtype, (C,), (BN_THREADS,),
+         (x, mean, var, invstd) + i32(N, C, S) + (np.float64(eps),))
+    y = xp.empty_like(x)
+    grid, block = grid_1d(x.size)
+    _run("batchnorm.cu", "bn_apply", dtype, grid, block,
+         (x, mean, invstd, gamma, beta, y) + i32(x.size, C, S))
+    return y, mean, var, invstd
+
+
+def batch_norm_inference(x, running_mean, running_var, gamma, beta, eps: float = 1e-5):
+    """Eval-mode batch norm with the running statistics: one elementwise pass."""
+    dtype = check_dtype("batch_norm", x, running_mean, running_var, gamma, beta)
+    x = contiguous(x)
+    xp = get_array_module(x)
+    N, C, S = _channels("batch_norm", x)
+    invstd = (1.0 / xp.sqrt(running_var + eps)).astype(dtype)
+    y = xp.empty_like(x)
+    grid, block = grid_1d(x.size)
+    _run("batchnorm.cu", "bn_apply", dtype, grid, block,
+         (x, contiguous(running_mean), invstd, contiguous(gamma), contiguous(beta), y)
+         + i32(x.size, C, S))
+    return y
+
+
+def batch_norm_backward(gy, x, gamma, mean, invstd):
+    """-> (gx, ggamma, gbeta) for training-mode batch norm (ggamma/gbeta: (C,))."""
+    dtype = check_dtype("batch_norm backward", gy, x, gamma, mean, invstd)
+    gy, x, gamma = contiguous(gy), contiguous(x), contiguous(gamma)
+    xp = get_array_module(x)
+    N, C, S = _channels("batch_norm backward", x)
+    sum_gy, sum_gy_xhat = xp.empty((C,), dtype=dtype), xp.empty((C,), dtype=dtype)
+    _run("batchnorm.cu", "bn_backward_reduce", dtype, (C,), (BN_THREADS,),
+         (gy, x, mean, invstd, sum_gy, sum_gy_xhat) + i32(N, C, S))
+    gx = xp.empty_like(x)
+    grid, block = grid_1d(x.size)
+    _run("batchnorm.cu", "bn_backward_apply", dtype, grid, block,
+         (gy, x, mean, invstd, gamma, sum_gy, sum_gy_xhat, gx) + i32(x.size, C, S, N * S))
+    return gx, sum_gy_xhat, sum_gy
+
+
+# --------------------------------------------------------------------------- Adam / AdamW
+def adam_update(param, grad, exp_avg, exp_avg_sq, *, lr: float, step: int,
+                beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                weight_decay: float = 0.0, decoupled: bool = False) -> None:
+    """One Adam (decoupled=False) or AdamW (decoupled=True) step, in place on param,
+    exp_avg, exp_avg_sq (same shape, C-contiguous: they are updated where they are)."""
+    dtype = check_dtype("adam_update", param, grad, exp_avg, exp_avg_sq)
+    for name, a in (("param", param), ("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)):
+        if not a.flags.c_contiguous:
+            raise ValueError(f"adam_update: {name} {a.shape} must be C-contiguous (it is "
+                             "updated in place)")
+        if a.shape != param.shape:
+            raise ValueError(f"adam_update: {name} shape {a.shape} != param shape "
+                             f"{param.shape}")
+    if grad.shape != param.shape:
+        raise ValueError(f"adam_update: grad shape {grad.shape} != param shape {param.shape}")
+    if step < 1:
+        raise ValueError(f"adam_update: step must be >= 1 (the bias corrections divide by "
+                         f"1 - beta^step), got {step}")
+    grad = contiguous(grad)
+    check_int32("adam_update", param=param.size)
+    grid, block = grid_1d(param.size, THREADS)
+    bc1, sqrt_bc2 = 1.0 - beta1 ** step, math.sqrt(1.0 - beta2 ** step)
+    _run("adam.cu", "adam_update", dtype, grid, block,
+         (param, grad, exp_avg, exp_avg_sq) + i32(param.size)
+         + tuple(np.float64(v) for v in (lr, beta1, beta2, eps, weight_decay, bc1, sqrt_bc2))
+         + i32(int(decoupled)))

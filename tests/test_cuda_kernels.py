@@ -1,0 +1,236 @@
+"""The CUDA kernels on a real GPU: every kernel against the NumPy path, float32 and float64,
+non-contiguous inputs, outputs poisoned so an unwritten element fails. Marked ``cuda``: skipped
+without CuPy and a GPU (tests/test_kernels_emulated.py runs the same sources on the CPU).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from minitorch.backend import cupy_module, is_cuda_available
+from minitorch.cpu.im2col import col2im_xp, im2col_xp
+from minitorch.cuda import fused
+from minitorch.cuda import ops as cuda_ops
+from test_kernels_emulated import _conv_ref, _out, _rand, _softmax_xent_ref, _wgrad_ref
+
+pytestmark = pytest.mark.cuda
+DTYPES = [np.float32, np.float64]
+TOL = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-11, atol=1e-11)}
+
+
+@pytest.fixture(scope="module")
+def cp():
+    """CuPy, with empty/empty_like returning NaN-filled (or -777) arrays in this module."""
+    if not is_cuda_available():
+        pytest.skip("no GPU")
+    cupy = cupy_module()
+    real_empty, real_empty_like = cupy.empty, cupy.empty_like
+
+    def poison(a):
+        a.fill(np.nan if a.dtype.kind == "f" else -777)
+        return a
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cupy, "empty", lambda *a, **k: poison(real_empty(*a, **k)))
+        mp.setattr(cupy, "empty_like", lambda *a, **k: poison(real_empty_like(*a, **k)))
+        yield cupy
+
+
+def _dev(cp, a, contiguous=False):
+    """A CuPy copy of a; a non-contiguous strided view of a bigger array unless asked not."""
+    d = cp.asarray(a)
+    axes = [i for i, n in enumerate(a.shape) if n > 1]
+    if contiguous or not axes:
+        return d
+    ax = axes[-1]
+    shape = list(a.shape)
+    shape[ax] *= 2
+    big = cp.zeros(tuple(shape), dtype=a.dtype)
+    sl = tuple(slice(None, None, 2) if i == ax else slice(None) for i in range(a.ndim))
+    big[sl] = d
+    view = big[sl]
+    assert not view.flags.c_contiguous
+    return view
+
+
+GEOMS = [  # N C H W KH KW SH SW PH PW DH DW
+    (2, 3, 7, 6, 3, 2, 1, 1, 1, 0, 1, 1),
+    (3, 2, 9, 9, 3, 3, 2, 2, 1, 1, 2, 1),
+    (1, 1, 28, 28, 5, 5, 1, 1, 2, 2, 1, 1),
+    (4, 20, 12, 12, 5, 5, 1, 1, 0, 0, 1, 1),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("g", GEOMS)
+def test_im2col_col2im(cp, dtype, g):
+    N, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW = g
+    geom = (KH, KW, SH, SW, PH, PW, DH, DW, _out(H, KH, SH, PH, DH), _out(W, KW, SW, PW, DW))
+    x = _rand((N, C, H, W), dtype, 1)
+    col = cuda_ops.im2col(_dev(cp, x), *geom)
+    np.testing.assert_array_equal(cp.asnumpy(col), im2col_xp(x, *geom))
+    gcol = _rand(col.shape, dtype, 2)
+    gx = cuda_ops.col2im(_dev(cp, gcol), x.shape, *geom)
+    np.testing.assert_allclose(cp.asnumpy(gx), col2im_xp(gcol, x.shape, *geom), **TOL[dtype])
+    again = cuda_ops.col2im(_dev(cp, gcol), x.shape, *geom)
+    assert bool((again == gx).all()), "col2im is not deterministic"
+
+
+POOLS = [  # shape, (KH KW SH SW PH PW DH DW), ceil_mode
+    ((2, 3, 24, 24), (2, 2, 2, 2, 0, 0, 1, 1), False),
+    ((2, 3, 9, 8), (3, 3, 2, 2, 1, 1, 1, 1), True),
+    ((1, 2, 10, 11), (3, 2, 2, 1, 1, 0, 2, 1), False),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,k,ceil", POOLS)
+def test_max_pool(cp, dtype, shape, k, ceil):
+    from minitorch.ops.pool import max_pool_backward_xp, max_pool_xp, pool_out_size
+    KH, KW, SH, SW, PH, PW, DH, DW = k
+    geom = k + (pool_out_size(shape[2], KH, SH, PH, DH, ceil),
+                pool_out_size(shape[3], KW, SW, PW, DW, ceil))
+    x = np.round(_rand(shape, dtype, 3) * 2).astype(dtype)   # ties
+    out, idx = cuda_ops.max_pool(_dev(cp, x), *geom)
+    ref_out, ref_idx = max_pool_xp(x, geom)
+    np.testing.assert_array_equal(cp.asnumpy(out), ref_out)
+    np.testing.assert_array_equal(cp.asnumpy(idx), ref_idx)
+    gy = _rand(ref_out.shape, dtype, 4)
+    gx = cuda_ops.max_pool_backward(_dev(cp, gy), idx, shape, *geom)
+    np.testing.assert_allclose(cp.asnumpy(gx), max_pool_backward_xp(gy, ref_idx, shape),
+                               **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("include_pad", [True, False])
+def test_avg_pool(cp, dtype, include_pad):
+    torch = pytest.importorskip("torch")
+    from minitorch.ops.pool import _avg_divisor, pool_out_size
+    shape, (KH, KW, SH, SW, PH, PW) = (2, 3, 9, 8), (3, 3, 2, 2, 1, 1)
+    OH, OW = (pool_out_size(shape[2], KH, SH, PH, 1, True),
+              pool_out_size(shape[3], KW, SW, PW, 1, True))
+    geom = (KH, KW, SH, SW, PH, PW, 1, 1, OH, OW)
+    div = cp.asarray(_avg_divisor(geom, shape[2], shape[3], include_pad, None), dtype=dtype)
+    x = _rand(shape, dtype, 5)
+    out = cuda_ops.avg_pool(_dev(cp, x), div, KH, KW, SH, SW, PH, PW, OH, OW)
+    xt = torch.tensor(x.astype(np.float64), requires_grad=True)
+    ref = torch.nn.functional.avg_pool2d(xt, (KH, KW), (SH, SW), (PH, PW), ceil_mode=True,
+                                         count_include_pad=include_pad)
+    np.testing.assert_allclose(cp.asnumpy(out), ref.detach().numpy(), **TOL[dtype])
+    gy = _rand(out.shape, dtype, 6)
+    ref.backward(torch.tensor(gy.astype(np.float64)))
+    gx = cuda_ops.avg_pool_backward(_dev(cp, gy), div, shape, KH, KW, SH, SW, PH, PW, OH, OW)
+    np.testing.assert_allclose(cp.asnumpy(gx), xt.grad.numpy(), **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bias_relu(cp, dtype):
+    x, b = _rand((4, 6, 5, 5), dtype, 7), _rand((6,), dtype, 8)
+    y = cuda_ops.bias_relu(_dev(cp, x), cp.asarray(b))
+    ref = np.maximum(x + b.reshape(1, 6, 1, 1), 0)
+    np.testing.assert_allclose(cp.asnumpy(y), ref, **TOL[dtype])
+    gy = _rand(x.shape, dtype, 9)
+    gx = cuda_ops.relu_backward(_dev(cp, gy), y)
+    np.testing.assert_array_equal(cp.asnumpy(gx), gy * (ref > 0))
+
+
+CONVS = [  # N G Cg OCg H W KH KW SH SW PH PW DH DW bias
+    (3, 1, 3, 37, 9, 8, 5, 5, 1, 1, 2, 1, 1, 1, True),
+    (2, 2, 2, 3, 7, 7, 3, 3, 2, 1, 1, 0, 1, 2, False),
+    (64, 1, 1, 20, 28, 28, 5, 5, 1, 1, 0, 0, 1, 1, True),     # SimpLeNet conv1
+    (64, 1, 20, 50, 12, 12, 5, 5, 1, 1, 0, 0, 1, 1, True),    # SimpLeNet conv2
+    (16, 1, 6, 16, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1, True),     # LeNet5 conv2
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("c", CONVS)
+def test_conv_implicit_gemm(cp, dtype, c):
+    N, G, Cg, OCg, H, W, KH, KW, SH, SW, PH, PW, DH, DW, has_b = c
+    OH, OW = _out(H, KH, SH, PH, DH), _out(W, KW, SW, PW, DW)
+    geom = (KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    x = _rand((N, G * Cg, H, W), dtype, 10)
+    w = _rand((G * OCg, Cg, KH, KW), dtype, 11)
+    b = _rand((G * OCg,), dtype, 12) if has_b else None
+    ref, col = _conv_ref(x, w, b, geom, G)
+    y = cuda_ops.conv2d_forward(_dev(cp, x), cp.asarray(w), None if b is None else cp.asarray(b),
+                                geom, G)
+    np.testing.assert_allclose(cp.asnumpy(y), ref, **TOL[dtype])
+    gy = _rand(ref.shape, dtype, 13)
+    gw = cuda_ops.conv2d_weight_grad(cp.asarray(x), _dev(cp, gy), w.shape, geom, G)
+    np.testing.assert_allclose(cp.asnumpy(gw), _wgrad_ref(col, gy, w.shape, G), **TOL[dtype])
+    gw2 = cuda_ops.conv2d_weight_grad(cp.asarray(x), cp.asarray(gy), w.shape, geom, G)
+    assert bool((gw2 == gw).all()), "weight grad is not deterministic"
+    gx = cuda_ops.conv2d_input_grad(cp.asarray(gy), cp.asarray(w), x.shape, geom, G)
+    K = Cg * KH * KW
+    gcol = np.matmul(w.reshape(G, OCg, K).transpose(0, 2, 1),
+                     gy.reshape(N, G * OCg, -1).transpose(1, 0, 2).reshape(G, OCg, -1))
+    np.testing.assert_allclose(cp.asnumpy(gx), col2im_xp(gcol.reshape(G * K, -1), x.shape, *geom),
+                               **TOL[dtype])
+
+
+@pytest.mark.parametrize("tile", cuda_ops._CONV_TILES)
+def test_conv_every_tile_shape(cp, monkeypatch, tile):
+    monkeypatch.setattr(cuda_ops, "_conv_tile", lambda rows, cols: tile)
+    c = CONVS[0]
+    N, G, Cg, OCg, H, W, KH, KW, SH, SW, PH, PW, DH, DW, _ = c
+    geom = (KH, KW, SH, SW, PH, PW, DH, DW, _out(H, KH, SH, PH, DH), _out(W, KW, SW, PW, DW))
+    x, w = _rand((N, Cg, H, W), np.float64, 14), _rand((OCg, Cg, KH, KW), np.float64, 15)
+    ref, col = _conv_ref(x, w, None, geom, 1)
+    y = cuda_ops.conv2d_forward(cp.asarray(x), cp.asarray(w), None, geom)
+    np.testing.assert_allclose(cp.asnumpy(y), ref, **TOL[np.float64])
+    gy = _rand(ref.shape, np.float64, 16)
+    gw = cuda_ops.conv2d_weight_grad(cp.asarray(x), cp.asarray(gy), w.shape, geom)
+    np.testing.assert_allclose(cp.asnumpy(gw), _wgrad_ref(col, gy, w.shape, 1),
+                               **TOL[np.float64])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_cross_entropy(cp, dtype):
+    z = (_rand((300, 10), dtype, 17) * 20).astype(dtype)
+    y = np.random.default_rng(18).integers(0, 10, 300)
+    y[5] = -100
+    loss, grad = fused.softmax_cross_entropy(_dev(cp, z), cp.asarray(y))
+    ref_loss, ref_grad, _ = _softmax_xent_ref(z, y, -100)
+    tol = TOL[dtype] if dtype == np.float64 else dict(rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(cp.asnumpy(loss), ref_loss, **tol)
+    np.testing.assert_allclose(cp.asnumpy(grad), ref_grad, **tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batch_norm(cp, dtype):
+    torch = pytest.importorskip("torch")
+    x = _rand((32, 6, 5, 5), dtype, 19) * 2 + 1
+    g, b = _rand((6,), dtype, 20), _rand((6,), dtype, 21)
+    y, mean, invstd = fused.batch_norm_forward(_dev(cp, x.astype(dtype)), cp.asarray(g),
+                                               cp.asarray(b))
+    xt = torch.tensor(x.astype(np.float64), requires_grad=True)
+    gt = torch.tensor(g.astype(np.float64), requires_grad=True)
+    bt = torch.tensor(b.astype(np.float64), requires_grad=True)
+    ref = torch.nn.functional.batch_norm(xt, None, None, gt, bt, training=True, eps=1e-5)
+    tol = TOL[dtype] if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(cp.asnumpy(y), ref.detach().numpy(), **tol)
+    gy = _rand(x.shape, dtype, 22)
+    ref.backward(torch.tensor(gy.astype(np.float64)))
+    gx, gg, gb = fused.batch_norm_backward(_dev(cp, gy), cp.asarray(x.astype(dtype)),
+                                           cp.asarray(g), mean, invstd)
+    np.testing.assert_allclose(cp.asnumpy(gx), xt.grad.numpy(), **tol)
+    np.testing.assert_allclose(cp.asnumpy(gg), gt.grad.numpy(), **tol)
+    np.testing.assert_allclose(cp.asnumpy(gb), bt.grad.numpy(), **tol)
+
+
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_adam_matches_torch(cp, decoupled):
+    torch = pytest.importorskip("torch")
+    p0, grads = _rand((50, 7), np.float64, 23), [_rand((50, 7), np.float64, 24 + i)
+                                                 for i in range(3)]
+    pt = torch.tensor(p0, requires_grad=True)
+    opt = (torch.optim.AdamW if decoupled else torch.optim.Adam)([pt], lr=1e-2,
+                                                                 weight_decay=0.1)
+    p, m, v = cp.asarray(p0), cp.zeros_like(cp.asarray(p0)), cp.zeros_like(cp.asarray(p0))
+    for step, g in enumerate(grads, 1):
+        pt.grad = torch.tensor(g)
+        opt.step()
+        fused.adam_update(p, cp.asarray(g), m, v, lr=1e-2, weight_decay=0.1, step=step,
+                          decoupled=decoupled)
+    np.testing.assert_allclose(cp.asnumpy(p), pt.detach().numpy(), rtol=1e-10, atol=1e-12)
