@@ -6,7 +6,7 @@ import math
 from ..ops.conv import conv2d, pair
 from ..tensor import Tensor
 from . import init
-from .linear import empty_parameter
+from .linear import check_size, empty_parameter
 from .module import Module
 
 
@@ -31,11 +31,16 @@ class Conv2d(Module):
                              f"implements), got {padding_mode!r}")
         if isinstance(padding, str) and padding not in ("valid", "same"):
             raise ValueError(f"Conv2d: padding must be 'valid', 'same' or ints, got {padding!r}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.in_channels = check_size("Conv2d", "in_channels", in_channels, 1)
+        self.out_channels = check_size("Conv2d", "out_channels", out_channels, 1)
         self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d")
         self.stride = pair(stride, "stride", "Conv2d")
         self.padding = padding if isinstance(padding, str) else pair(padding, "padding", "Conv2d")
         self.dilation = pair(dilation, "dilation", "Conv2d")
+        for name, minimum in (("kernel_size", 1), ("stride", 1), ("dilation", 1), ("padding", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, str) and min(value) < minimum:
+                raise ValueError(f"Conv2d: {name} must be >= {minimum}, got {value}")
         self.groups, self.padding_mode = int(groups), padding_mode
         shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
         self.weight = empty_parameter(shape, device, dtype)

@@ -12,7 +12,7 @@ from ..backend import array_module, normalize_device
 from ..ops.norm import batch_norm
 from ..tensor import Tensor
 from . import init
-from .linear import empty_parameter
+from .linear import check_size, empty_parameter
 from .module import Module
 
 
@@ -23,7 +23,8 @@ class _BatchNorm(Module):
                  affine: bool = True, track_running_stats: bool = True, device=None,
                  dtype=None):
         super().__init__()
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
+        self.num_features = check_size(type(self).__name__, "num_features", num_features)
+        self.eps, self.momentum = float(eps), momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = empty_parameter((self.num_features,), device, dtype)

@@ -1,0 +1,224 @@
+"""max_pool2d / avg_pool2d / adaptive_avg_pool2d: vs PyTorch (forward, indices, grads) over
+kernel/stride/padding/dilation/ceil_mode, the numba kernels vs the array code, the max-pool
+tie rule, finite differences, the modules and the error messages."""
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import minitorch as mt
+import minitorch.nn.functional as F
+from minitorch.cpu import HAVE_NUMBA
+from minitorch.ops.pool import max_pool_backward_xp, max_pool_xp, pool_out_size
+from opcheck import check_op, gradcheck_op, needs_torch, torch
+
+TF = torch.nn.functional if torch is not None else None
+
+
+def strided(shape, seed=0):
+    base = np.random.default_rng(seed).standard_normal(tuple(shape) + (2,))
+    return base[..., 0]
+
+
+@st.composite
+def pool_configs(draw, dilation=True):
+    KH, KW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    SH, SW = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    PH, PW = draw(st.integers(0, KH // 2)), draw(st.integers(0, KW // 2))
+    DH, DW = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if dilation else (1, 1)
+    ceil_mode = draw(st.booleans())
+    H = draw(st.integers(max(1, DH * (KH - 1) + 1 - 2 * PH), 9))
+    W = draw(st.integers(max(1, DW * (KW - 1) + 1 - 2 * PW), 9))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3)), H, W)
+    kw = dict(kernel_size=(KH, KW), stride=(SH, SW), padding=(PH, PW), ceil_mode=ceil_mode)
+    if dilation:
+        kw["dilation"] = (DH, DW)
+    return shape, kw
+
+
+# --------------------------------------------------------------------------- max pooling
+@needs_torch
+@given(cfg=pool_configs(), contiguous=st.booleans())
+def test_max_pool2d_matches_torch_with_indices(cfg, contiguous):
+    shape, kw = cfg
+    x = np.random.default_rng(0).standard_normal(shape) if contiguous else strided(shape, 1)
+    # windows wholly in the padding: PyTorch's index there is meaningless (tested below)
+    assume((F.max_pool2d(mt.tensor(x), return_indices=True, **kw)[1].numpy() >= 0).all())
+    check_op(lambda x: F.max_pool2d(x, **kw), lambda x: TF.max_pool2d(x, **kw), x)
+    out, idx = F.max_pool2d(mt.tensor(x), return_indices=True, **kw)
+    ref, ref_idx = TF.max_pool2d(torch.tensor(x), return_indices=True, **kw)
+    np.testing.assert_array_equal(idx.numpy(), ref_idx.numpy())
+    assert idx.dtype == np.int64
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not importable")
+@given(cfg=pool_configs())
+def test_max_pool_numba_matches_array_code(cfg):
+    from minitorch.cpu.pool import max_pool_backward_numba, max_pool_numba
+    shape, kw = cfg
+    (KH, KW), (SH, SW), (PH, PW), (DH, DW) = (kw[k] for k in ("kernel_size", "stride",
+                                                              "padding", "dilation"))
+    OH = pool_out_size(shape[2], KH, SH, PH, DH, kw["ceil_mode"])
+    OW = pool_out_size(shape[3], KW, SW, PW, DW, kw["ceil_mode"])
+    geom = (KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    # a few repeated values make ties likely: both paths must pick the same (first) max
+    x = np.random.default_rng(2).integers(0, 3, size=shape).astype(np.float64)
+    out, idx = max_pool_numba(x, *geom)
+    out_ref, idx_ref = max_pool_xp(x, geom)
+    np.testing.assert_array_equal(out, out_ref)
+    np.testing.assert_array_equal(idx, idx_ref)
+    gy = np.random.default_rng(3).standard_normal(out.shape)
+    np.testing.assert_allclose(max_pool_backward_numba(gy, idx, shape),
+                               max_pool_backward_xp(gy, idx, shape), rtol=1e-12)
+
+
+def test_max_pool2d_2x2_fast_path_matches_general_kernel():
+    """LeNet's 2x2/stride-2 case has its own kernel (odd sizes leave a row/col unused)."""
+    x = np.random.default_rng(4).integers(0, 4, size=(3, 2, 7, 9)).astype(np.float32)
+    out, idx = F.max_pool2d(mt.tensor(x), 2, return_indices=True)
+    ref, ref_idx = max_pool_xp(x, (2, 2, 2, 2, 0, 0, 1, 1, 3, 4))
+    np.testing.assert_array_equal(out.numpy(), ref)
+    np.testing.assert_array_equal(idx.numpy(), ref_idx)
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
+                                dict(kernel_size=2, stride=1, dilation=2)])
+def test_max_pool2d_ties_send_the_gradient_to_the_first_max(kw):
+    """Constant input: every window's max is tied; the grad goes to the window's first
+    element in scan order (PyTorch on the CPU does the same)."""
+    x = mt.tensor(np.ones((1, 1, 4, 4)), requires_grad=True)
+    y = F.max_pool2d(x, **kw)
+    y.backward(np.ones(y.shape))
+    expected = np.zeros((4, 4))
+    _, idx = F.max_pool2d(x.detach(), return_indices=True, **kw)
+    for k in idx.numpy().ravel():
+        expected.flat[k] += 1
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], expected)
+    first = F.max_pool2d(mt.tensor(np.arange(16.0).reshape(1, 1, 4, 4) * 0 + 1),
+                         return_indices=True, **kw)[1].numpy()
+    KH = kw["kernel_size"]
+    S, P = kw.get("stride", KH), kw.get("padding", 0)
+    for oh, ow in np.ndindex(*first.shape[2:]):   # the first in-bounds element of each window
+        ih, iw = max(oh * S - P, 0), max(ow * S - P, 0)
+        assert first[0, 0, oh, ow] == ih * 4 + iw
+    if torch is not None:
+        t = torch.ones((1, 1, 4, 4), dtype=torch.float64, requires_grad=True)
+        TF.max_pool2d(t, **kw).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+def test_max_pool2d_window_wholly_in_padding():
+    """Dilation 2 with padding 1 puts the window of a 1-wide input at columns -1 and 1."""
+    x = mt.tensor(np.random.default_rng(7).standard_normal((1, 1, 2, 1)), requires_grad=True)
+    out, idx = F.max_pool2d(x, (1, 2), 1, (0, 1), (1, 2), return_indices=True)
+    assert np.isneginf(out.detach().numpy()).all() and (idx.numpy() == -1).all()
+    out.backward(np.ones(out.shape))
+    np.testing.assert_array_equal(x.grad.numpy(), 0)
+    ref, ref_idx = max_pool_xp(x.detach().numpy(), (1, 2, 1, 1, 0, 1, 1, 2, 2, 1))
+    np.testing.assert_array_equal(ref_idx, -1)
+
+
+def test_max_pool2d_all_minus_inf_window_picks_first_input_not_padding():
+    x = np.full((1, 1, 3, 3), -np.inf)
+    _, idx = F.max_pool2d(mt.tensor(x), 3, stride=2, padding=1, return_indices=True)
+    _, ref_idx = max_pool_xp(x, (3, 3, 2, 2, 1, 1, 1, 1, 2, 2))
+    np.testing.assert_array_equal(idx.numpy()[0, 0], [[0, 1], [3, 4]])
+    np.testing.assert_array_equal(ref_idx[0, 0], [[0, 1], [3, 4]])
+
+
+def test_max_pool2d_propagates_nan():
+    x = np.zeros((1, 1, 2, 4))
+    x[0, 0, 1, 1] = np.nan
+    out = F.max_pool2d(mt.tensor(x), 2).numpy()
+    assert np.isnan(out[0, 0, 0, 0]) and out[0, 0, 0, 1] == 0
+
+
+@pytest.mark.parametrize("shape, kw", [
+    ((1, 2, 5, 5), dict(kernel_size=2)),
+    ((2, 1, 5, 6), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ((3, 6, 6), dict(kernel_size=(2, 3), stride=(1, 2), dilation=(2, 1))),
+])
+def test_max_pool2d_gradcheck(shape, kw):
+    gradcheck_op(lambda x: F.max_pool2d(x, **kw), shape)
+
+
+# --------------------------------------------------------------------------- average pooling
+@needs_torch
+@given(cfg=pool_configs(dilation=False), count_include_pad=st.booleans(),
+       divisor=st.sampled_from([None, 1, 3]), contiguous=st.booleans())
+def test_avg_pool2d_matches_torch(cfg, count_include_pad, divisor, contiguous):
+    shape, kw = cfg
+    kw = dict(kw, count_include_pad=count_include_pad, divisor_override=divisor)
+    x = np.random.default_rng(5).standard_normal(shape) if contiguous else strided(shape, 6)
+    check_op(lambda x: F.avg_pool2d(x, **kw), lambda x: TF.avg_pool2d(x, **kw), x)
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2),
+                                dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                                     count_include_pad=False)])
+def test_avg_pool2d_gradcheck(kw):
+    gradcheck_op(lambda x: F.avg_pool2d(x, **kw), (2, 2, 5, 5))
+
+
+# --------------------------------------------------------------------------- adaptive
+ADAPTIVE = [((2, 3, 6, 6), 1), ((2, 3, 6, 6), (1, 1)), ((2, 2, 7, 5), (3, 2)),
+            ((1, 2, 5, 7), (5, 7)), ((1, 2, 4, 5), (6, 3)), ((2, 5, 3), (2, None)),
+            ((1, 1, 9, 9), 4)]
+
+
+@pytest.mark.parametrize("shape, size", ADAPTIVE)
+def test_adaptive_avg_pool2d_matches_torch(shape, size):
+    check_op(lambda x: F.adaptive_avg_pool2d(x, size),
+             (lambda x: TF.adaptive_avg_pool2d(x, size)) if torch else None, shape)
+
+
+@pytest.mark.parametrize("shape, size", [((1, 2, 5, 4), (3, 3)), ((2, 1, 3, 3), 1)])
+def test_adaptive_avg_pool2d_gradcheck(shape, size):
+    gradcheck_op(lambda x: F.adaptive_avg_pool2d(x, size), shape)
+
+
+# --------------------------------------------------------------------------- modules
+def test_pool_modules():
+    x = mt.randn(2, 3, 8, 8)
+    np.testing.assert_array_equal(mt.nn.MaxPool2d(2)(x).numpy(), F.max_pool2d(x, 2).numpy())
+    out, idx = mt.nn.MaxPool2d(3, stride=2, padding=1, return_indices=True)(x)
+    assert out.shape == idx.shape == (2, 3, 4, 4)
+    np.testing.assert_allclose(mt.nn.AvgPool2d(2, count_include_pad=False)(x).numpy(),
+                               F.avg_pool2d(x, 2).numpy())
+    g = mt.nn.AdaptiveAvgPool2d(1)(x)
+    assert g.shape == (2, 3, 1, 1)
+    np.testing.assert_allclose(g.numpy()[..., 0, 0], x.numpy().mean(axis=(2, 3)), rtol=1e-6)
+    assert "kernel_size=2" in repr(mt.nn.MaxPool2d(2))
+
+
+def test_pool_keeps_float32():
+    x = mt.randn(2, 3, 8, 8)
+    for y in (F.max_pool2d(x, 2), F.avg_pool2d(x, 2), F.adaptive_avg_pool2d(x, 3)):
+        assert y.dtype == np.float32
+
+
+# --------------------------------------------------------------------------- errors
+@pytest.mark.parametrize("fn, args, kw, match", [
+    ("max_pool2d", (3,), dict(padding=2), r"max_pool2d: padding \(2, 2\) should be at most "
+                                          r"half of kernel size \(3, 3\)"),
+    ("avg_pool2d", (2,), dict(padding=(0, 2)), r"avg_pool2d: padding \(0, 2\) should be at most"),
+    ("max_pool2d", (5,), {}, r"max_pool2d: input \(1, 1, 4, 4\) with kernel_size \(5, 5\).*"
+                             r"output size \(0, 0\): output size is too small"),
+    ("max_pool2d", (0,), {}, r"max_pool2d: kernel_size \(0, 0\).*must be >= 1"),
+    ("max_pool2d", (2,), dict(stride=0), r"stride \(0, 0\).*must be >= 1"),
+    ("avg_pool2d", (2,), dict(divisor_override=0), r"avg_pool2d: divisor_override must be a "
+                                                   r"non-zero int"),
+    ("max_pool2d", ((2, 2, 2),), {}, r"max_pool2d: kernel_size must be an int or a pair"),
+    ("adaptive_avg_pool2d", (0,), {}, r"adaptive_avg_pool2d: output_size \(0, 0\).*>= 1"),
+])
+def test_pool_errors(fn, args, kw, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        getattr(F, fn)(mt.randn(1, 1, 4, 4), *args, **kw)
+
+
+def test_pool_rank_errors():
+    for fn in (lambda x: F.max_pool2d(x, 2), lambda x: F.avg_pool2d(x, 2),
+               lambda x: F.adaptive_avg_pool2d(x, 1)):
+        with pytest.raises(ValueError, match=r"pool2d: expected a 3-D \(C, H, W\) or 4-D "
+                                             r"\(N, C, H, W\) input, got shape \(4, 4\)"):
+            fn(mt.randn(4, 4))
