@@ -724,3 +724,118 @@ def test_nvrtc_compiles_every_kernel_with_the_loaders_options():
         if rc != 0:
             failures.append(f"{filename} {np.dtype(dtype)} {defines}:\n{log.value.decode()}")
     assert not failures, "\n".join(failures)
+
+
+# --------------------------------------------------------------------------- fused dispatch
+def _fused_vs_numpy(monkeypatch, module, run):
+    """run() through ``module``'s CuPy branch (the emulated fused kernels, via a NumPy proxy)
+    and through its NumPy path; returns both results."""
+    with monkeypatch.context() as mp:
+        mp.setattr(module, "get_array_module", lambda *a: _NumpyProxy())
+        fused_result = run()
+    return fused_result, run()
+
+
+def _assert_all_close(got, ref, dtype):
+    for g, r in zip(got, ref, strict=True):
+        assert g is not None and r is not None
+        assert np.asarray(g).dtype == np.asarray(r).dtype
+        np.testing.assert_allclose(g, r, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_fused_dispatch_matches_numpy(emulated, monkeypatch, dtype, reduction):
+    import minitorch as mt
+    import minitorch.nn.functional as F
+    from minitorch.ops import loss
+    z = _rand((9, 6), dtype, 40)
+    y = np.random.default_rng(41).integers(0, 6, 9)
+    y[2] = -100                                           # an ignored row
+    up = np.asarray(1.7, dtype=dtype)
+
+    def run():
+        zt = mt.Tensor(z, requires_grad=True)
+        out = F.cross_entropy(zt, mt.Tensor(y), reduction=reduction)
+        out.backward(mt.Tensor(up))
+        return out.detach().numpy(), zt.grad.numpy()
+
+    calls = []
+    real = loss._forward_cuda
+    monkeypatch.setattr(loss, "_forward_cuda", lambda *a: calls.append(1) or real(*a))
+    got, ref = _fused_vs_numpy(monkeypatch, loss, run)
+    assert calls == [1]                                   # the fused branch really ran
+    _assert_all_close(got, ref, dtype)
+
+
+def test_cross_entropy_uncommon_cases_keep_the_generic_path(emulated, monkeypatch):
+    import minitorch as mt
+    import minitorch.nn.functional as F
+    from minitorch.ops import loss
+    monkeypatch.setattr(loss, "get_array_module", lambda *a: _NumpyProxy())
+    monkeypatch.setattr(loss, "_forward_cuda", lambda *a: pytest.fail("fused path taken"))
+    z, y = mt.Tensor(_rand((4, 3), np.float64, 42)), mt.Tensor(np.array([0, 2, 1, 1]))
+    F.cross_entropy(z, y, reduction="none")
+    F.cross_entropy(z, y, label_smoothing=0.1)
+    F.cross_entropy(z, y, weight=mt.Tensor(np.ones(3)))
+    F.cross_entropy(mt.Tensor(_rand((2, 3, 4), np.float64, 43)), mt.Tensor(np.zeros((2, 4), int)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(8, 3), (4, 5, 3, 2)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_fused_dispatch_matches_numpy(emulated, monkeypatch, dtype, shape, training):
+    import minitorch as mt
+    import minitorch.nn.functional as F
+    from minitorch.ops import norm
+    C = shape[1]
+    x = (_rand(shape, dtype, 44) * 2 + 0.5).astype(dtype)
+    w, b = _rand((C,), dtype, 45), _rand((C,), dtype, 46)
+    rm0, rv0 = _rand((C,), dtype, 47), (np.abs(_rand((C,), dtype, 48)) + 0.5).astype(dtype)
+    up = _rand(shape, dtype, 49)
+
+    def run():
+        # x as a non-contiguous view: the fused path must make its own contiguous copy
+        xt, wt, bt = (mt.Tensor(a, requires_grad=True) for a in (_noncontig(x), w, b))
+        rm, rv = mt.Tensor(rm0.copy()), mt.Tensor(rv0.copy())
+        out = F.batch_norm(xt, rm, rv, wt, bt, training=training, momentum=0.2, eps=1e-5)
+        out.backward(mt.Tensor(up))
+        return (out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy(),
+                rm.numpy(), rv.numpy())
+
+    calls = []
+    real = norm._forward_cuda
+    monkeypatch.setattr(norm, "_forward_cuda", lambda *a: calls.append(1) or real(*a))
+    got, ref = _fused_vs_numpy(monkeypatch, norm, run)
+    assert calls == [1]
+    _assert_all_close(got, ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,wd", [("Adam", 0.0), ("Adam", 0.1), ("AdamW", 0.1)])
+def test_adam_fused_dispatch_matches_numpy(emulated, monkeypatch, dtype, name, wd):
+    import minitorch as mt
+    from minitorch.optim import adam
+    p0 = [_rand((5, 4), dtype, 50), _rand((3,), dtype, 51)]
+    grads = [[_rand(p.shape, dtype, 52 + 10 * k + i) for i, p in enumerate(p0)]
+             for k in range(5)]
+    calls = []
+    from minitorch.cuda import fused
+    real_update = fused.adam_update
+    monkeypatch.setattr(fused, "adam_update", lambda *a, **k: calls.append(1) or
+                        real_update(*a, **k))
+
+    def run():
+        params = [mt.Tensor(p.copy(), requires_grad=True) for p in p0]
+        opt = getattr(mt.optim, name)(params, lr=1e-2, betas=(0.8, 0.99), weight_decay=wd)
+        for step_grads in grads:                          # 5 steps
+            for p, g in zip(params, step_grads):
+                p.grad = mt.Tensor(g)
+            opt.step()
+        state = [opt.state[p] for p in params]
+        return ([p.detach().numpy() for p in params] + [s["exp_avg"].numpy() for s in state]
+                + [s["exp_avg_sq"].numpy() for s in state])
+
+    got, ref = _fused_vs_numpy(monkeypatch, adam, run)
+    assert len(calls) == 5 * len(p0)
+    _assert_all_close(got, ref, dtype)

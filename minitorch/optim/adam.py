@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..backend import get_array_module
 from .optimizer import Optimizer, check_betas, check_nonneg
 
@@ -40,6 +42,14 @@ class Adam(Optimizer):
                 state = self.state[p]
                 g = -grad if maximize else grad
                 state["step"] = t = state.get("step", 0) + 1
+                if xp is not np and not (amsgrad or maximize) and data.flags.c_contiguous:
+                    # CuPy: the whole update below in one kernel (minitorch/cuda/fused.py)
+                    from ..cuda import fused
+                    fused.adam_update(data, grad, self._buffer(state, "exp_avg", data),
+                                      self._buffer(state, "exp_avg_sq", data), lr=lr, step=t,
+                                      beta1=beta1, beta2=beta2, eps=eps, weight_decay=wd,
+                                      decoupled=self._decoupled)
+                    continue
                 if wd != 0:
                     if self._decoupled:
                         data *= 1 - lr * wd
