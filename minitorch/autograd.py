@@ -140,7 +140,12 @@ class Node:
 
 def _creation_site(stack) -> str:
     """The innermost stack frame outside minitorch: where the user created the op."""
-    frames = [f for f in stack if "/minitorch/" not in f.filename.replace("\\", "/")]
+    def inside(f, parts):
+        return any(p in f.filename.replace("\\", "/") for p in parts)
+    frames = [f for f in stack if not inside(f, ("/minitorch/", "<frozen "))]
+    # No user frame (``python -m minitorch train``): the innermost layer, not the op's plumbing.
+    frames = frames or [f for f in stack if not inside(f, ("/minitorch/ops/", "/autograd.py",
+                                                           "/tensor.py", "<frozen "))]
     frame = frames[-1] if frames else stack[-1]
     return f'File "{frame.filename}", line {frame.lineno}, in {frame.name}: {frame.line}'
 

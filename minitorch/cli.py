@@ -8,21 +8,31 @@ A checkpoint (``mt.save``, safetensors) holds ``model`` (state_dict), ``optimize
 ``scheduler`` states, and ``meta``: the model's registry name and kwargs, the dataset, the
 epoch, the metrics and the command-line arguments, which is all ``eval`` needs to rebuild it.
 
+Crash-safe training: ``--checkpoint-dir DIR [--checkpoint-every N]`` writes a resumable
+checkpoint (minitorch/checkpoint.py) at every epoch end and every N optimizer steps; after a
+crash, the same command plus ``--resume DIR`` continues from the newest one and ends with
+weights bit-identical to an uninterrupted run. ``--detect-anomaly`` stops at the first op that
+produces NaN/Inf.
+
 User errors (unknown model, missing data, bad checkpoint, CUDA unavailable) print one line and
 exit with status 2; anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from . import __version__
-from .autograd import no_grad
-from .backend import cuda_unavailable_reason, get_array_module, to_numpy
+from .autograd import AnomalyError, detect_anomaly, no_grad
+from .backend import cuda_unavailable_reason, get_array_module, to_device, to_numpy
+from .checkpoint import CheckpointDir, CheckpointError, rng_states, set_rng_states
 from .data import MNIST, DataLoader, FashionMNIST, Subset, random_split
 from .data.mnist import DataError
 from .models import UnknownModelError, available, get_model
@@ -98,11 +108,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after PATIENCE epochs without a better validation accuracy; "
                    "--save then keeps the best epoch (needs --val-split)")
     t.add_argument("--save", default=None, metavar="PATH", help="checkpoint file to write")
+    t.add_argument("--plot", action="store_true",
+                   help="also write the training curves (loss and accuracy per epoch) as a PNG "
+                   "next to the --save checkpoint: PATH without its suffix + _curves.png "
+                   "(needs matplotlib: pip install minitorch[viz])")
     t.add_argument("--limit-train", type=_positive_int, default=None, metavar="N",
                    help="use only the first N training images")
     t.add_argument("--limit-test", type=_positive_int, default=None, metavar="N",
                    help="use only the first N test images")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                   help="write resumable checkpoints (model, optimizer, scheduler, data order, "
+                   "random states) into DIR at the end of every epoch")
+    t.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="N",
+                   help="also checkpoint every N optimizer steps (needs --checkpoint-dir)")
+    t.add_argument("--keep-checkpoints", type=_positive_int, default=2, metavar="K",
+                   help="keep the K newest checkpoints in DIR (default 2: latest and previous)")
+    t.add_argument("--resume", default=None, metavar="DIR",
+                   help="continue the run whose checkpoints are in DIR (same arguments as the "
+                   "interrupted command); the result is bit-identical to an uninterrupted run")
+    t.add_argument("--detect-anomaly", action="store_true",
+                   help="stop at the first op whose forward or backward gives NaN/Inf, naming "
+                   "it and its shapes (slower)")
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on the test set")
     e.add_argument("--checkpoint", required=True, metavar="PATH")
@@ -189,13 +216,14 @@ def confusion_matrix(pred: np.ndarray, true: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(true * k + pred, minlength=k * k).reshape(k, k)
 
 
-def train_one_epoch(model, loader, optimizer, progress):
-    """One pass over ``loader``; returns (mean loss, accuracy). The running sums stay on the
-    batches' device (no host sync per batch)."""
+def train_one_epoch(model, loader, optimizer, progress, sums=None, after_step=None):
+    """One pass over ``loader`` (or what is left of it after a resume); returns (mean loss,
+    accuracy). ``sums`` = (loss sum, correct, seen) of the part of the epoch done before the
+    interruption; ``after_step(sums)`` runs after every optimizer step (checkpoints). The
+    running sums stay on the batches' device (no host sync per batch)."""
     from .nn import functional as F
     model.train()
-    loss_sum = correct = 0
-    seen = 0
+    loss_sum, correct, seen = sums if sums is not None else (0, 0, 0)
     for step, (x, y) in enumerate(loader):
         logits = model(x)
         loss = F.cross_entropy(logits, y)
@@ -209,11 +237,90 @@ def train_one_epoch(model, loader, optimizer, progress):
         progress.update(1)
         if step % 20 == 0:
             progress.set_postfix(loss=f"{float(loss.data):.4f}", refresh=False)
+        if after_step is not None:
+            after_step((loss_sum, correct, seen))
     return float(loss_sum) / max(seen, 1), float(correct) / max(seen, 1)
 
 
 def _lr(optimizer) -> float:
     return float(optimizer.param_groups[0]["lr"])
+
+
+# --------------------------------------------------------------------------- checkpoints
+# The arguments that decide what a run computes: --resume refuses a command that changes one,
+# since the result would silently differ from the uninterrupted run.
+RUN_DEFINING = ("model", "dataset", "epochs", "batch_size", "optimizer", "lr", "momentum",
+                "weight_decay", "scheduler", "step_size", "milestones", "gamma",
+                "plateau_patience", "seed", "val_split", "early_stopping", "limit_train")
+
+
+def _checkpoint_dirs(args, out):
+    """(where to resume from, where to write checkpoints): CheckpointDirs or None."""
+    if args.checkpoint_every is not None and not (args.checkpoint_dir or args.resume):
+        raise CLIError("--checkpoint-every needs --checkpoint-dir DIR")
+    source = CheckpointDir(args.resume, args.keep_checkpoints) if args.resume else None
+    target_dir = args.checkpoint_dir or args.resume  # a resumed run keeps writing where it was
+    target = CheckpointDir(target_dir, args.keep_checkpoints) if target_dir else None
+    if source is not None and not source.directory.is_dir():
+        raise CLIError(f"--resume {args.resume}: no such directory")
+    for d in {id(x): x for x in (source, target) if x is not None}.values():
+        removed = d.remove_partial_writes()
+        if removed:
+            print(f"removed {len(removed)} unfinished checkpoint write(s) left in {d.directory} "
+                  f"by an interrupted run: {', '.join(removed)}", file=out)
+    if target is not None and target.steps() and (
+            source is None or target.directory.resolve() != source.directory.resolve()):
+        raise CLIError(f"--checkpoint-dir {target.directory} already holds checkpoints of "
+                       f"another run (step-{target.steps()[-1]:08d}.safetensors); pass --resume "
+                       f"{target.directory} to continue that run, or choose an empty directory")
+    return source, target
+
+
+def _restore(args, source, model, optimizer, scheduler, loader, generators) -> tuple:
+    """Load the newest checkpoint in ``source`` into the freshly built objects; returns
+    (its path, the training loop's counters)."""
+    path, state = source.load_latest(device=args.device)
+    stored = state["meta"].get("args", {})
+    changed = [f"--{k.replace('_', '-')} {stored.get(k)!r} -> {getattr(args, k)!r}"
+               for k in RUN_DEFINING if stored.get(k) != getattr(args, k)]
+    if changed:
+        raise CLIError(f"--resume {args.resume}: {path.name} was written by a run with other "
+                       f"arguments ({'; '.join(changed)}); repeat the interrupted command's "
+                       "arguments")
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        loader.load_state_dict(state["loader"])
+        set_rng_states(state["rng"], generators)
+        loop = dict(state["loop"])
+        missing = {"epoch", "step", "sums", "best_val", "since_best", "history",
+                   "stopped"} - set(loop)
+        if missing:
+            raise KeyError(f"loop counters {sorted(missing)} missing")
+    except (RuntimeError, ValueError, TypeError, KeyError) as exc:  # hand-edited or foreign
+        raise CheckpointError(f"--resume: {path} does not fit this run: "
+                              + " ".join(str(exc).split())) from None
+    if loop["sums"] is not None:  # partial-epoch sums back on the batches' device
+        loss_sum, correct, seen = loop["sums"]
+        loop["sums"] = (to_device(loss_sum, args.device), to_device(correct, args.device),
+                        int(seen))
+    return path, loop
+
+
+def _snapshot(model, optimizer, scheduler, loader, generators, loop, meta) -> dict:
+    """Everything the next training step depends on (see minitorch/checkpoint.py)."""
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "loader": loader.state_dict(), "rng": rng_states(generators),
+             "loop": {**loop, "sums": None if loop["sums"] is None else
+                      (to_numpy(loop["sums"][0]), to_numpy(loop["sums"][1]),
+                       int(loop["sums"][2]))},
+             "meta": {**meta, "epoch": loop["epoch"], "step": loop["step"],
+                      "history": loop["history"]}}
+    if scheduler is not None:
+        state["scheduler"] = scheduler.state_dict()
+    return state
 
 
 # --------------------------------------------------------------------------- train
@@ -224,14 +331,15 @@ def _load_datasets(args, normalize=True):
 
 
 def run_train(args, out=None) -> int:
-    from tqdm import tqdm
-
     from . import random as mt_random
 
     out = out or sys.stdout
     _check_device(args.device)
     if args.early_stopping is not None and args.val_split <= 0:
         raise CLIError("--early-stopping needs a validation set: pass --val-split FRACTION")
+    if args.plot:
+        _check_plot(args)  # before training, not after it
+    source, target = _checkpoint_dirs(args, out)
     mt_random.manual_seed(args.seed)  # weight init
     model = get_model(args.model)
     model.to(args.device)
@@ -263,63 +371,154 @@ def run_train(args, out=None) -> int:
 
     meta = {"model": args.model, "model_kwargs": {}, "dataset": args.dataset, "normalize": True,
             "minitorch_version": __version__, "args": vars(args)}
-    best_val, since_best, history = -1.0, 0, []
-    for epoch in range(1, args.epochs + 1):
-        lr = _lr(optimizer)
-        start = time.perf_counter()
-        with tqdm(total=len(train_loader), desc=f"epoch {epoch}/{args.epochs}", unit="batch",
-                  leave=False, disable=args.quiet, file=sys.stderr) as bar:
-            loss, train_acc = train_one_epoch(model, train_loader, optimizer, bar)
-        seconds = time.perf_counter() - start
-        metrics = {"epoch": epoch, "train_loss": loss, "train_acc": train_acc, "lr": lr,
-                   "seconds": seconds, "images_per_s": len(train_set) / seconds}
-        if val_loader is not None:
-            metrics["val_acc"] = float(np.mean(np.equal(*predict(model, val_loader))))
-        metrics["test_acc"] = float(np.mean(np.equal(*predict(model, test_loader))))
-        history.append(metrics)
-        print(f"epoch {epoch}/{args.epochs}  loss {loss:.4f}  train {100 * train_acc:.2f}%"
-              + (f"  val {100 * metrics['val_acc']:.2f}%" if val_loader is not None else "")
-              + f"  test {100 * metrics['test_acc']:.2f}%  {seconds:.1f} s  "
-              f"{metrics['images_per_s']:.0f} img/s  lr {lr:g}", file=out)
+    generators = {"shuffle": shuffle_gen}
+    # The training loop's own state. "epoch": epochs completed (evaluated, scheduler stepped);
+    # "step": optimizer steps taken; "sums": (loss sum, correct, seen) of the epoch in progress.
+    loop = {"epoch": 0, "step": 0, "sums": None, "best_val": -1.0, "since_best": 0,
+            "history": [], "stopped": False}
+    if source is not None:
+        path, loop = _restore(args, source, model, optimizer, scheduler, train_loader,
+                              generators)
+        where = (f", {loop['sums'][2]}/{len(train_set)} images into epoch {loop['epoch'] + 1}"
+                 if loop["sums"] is not None else "")
+        print(f"resumed from {path}: {loop['epoch']} epochs, {loop['step']} steps done{where}",
+              file=out)
+        if loop["stopped"] or loop["epoch"] >= args.epochs:
+            print(f"the run in {source.directory} had already finished; nothing to do", file=out)
+            return 0
 
-        improved = val_loader is not None and metrics["val_acc"] > best_val
-        if improved:
-            best_val, since_best = metrics["val_acc"], 0
-        else:
-            since_best += 1
-        # Keep the best epoch when early stopping watches validation, else the latest one.
-        if args.save and (args.early_stopping is None or improved):
-            checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                          "meta": {**meta, "epoch": epoch, "metrics": metrics,
-                                   "history": history}}
-            if scheduler is not None:
-                checkpoint["scheduler"] = scheduler.state_dict()
-            save(checkpoint, args.save)
-        if scheduler is not None:
-            if args.scheduler == "plateau":
-                scheduler.step(metrics["val_acc"] if val_loader is not None else loss)
-            else:
-                scheduler.step()
-        if args.early_stopping is not None and since_best >= args.early_stopping:
-            print(f"early stopping: no better validation accuracy for {since_best} epochs "
-                  f"(best {100 * best_val:.2f}%)", file=out)
-            break
+    def checkpoint() -> None:
+        target.save(_snapshot(model, optimizer, scheduler, train_loader, generators, loop, meta),
+                    loop["step"])
+
+    def after_step(sums) -> None:
+        loop["step"] += 1
+        # A step that ends the epoch is skipped: the end-of-epoch checkpoint follows at once.
+        if (target is not None and args.checkpoint_every is not None
+                and loop["step"] % args.checkpoint_every == 0 and sums[2] < len(train_set)):
+            loop["sums"] = sums
+            checkpoint()
+            loop["sums"] = None
+
+    run = SimpleNamespace(model=model, optimizer=optimizer, scheduler=scheduler, meta=meta,
+                          train_loader=train_loader, val_loader=val_loader,
+                          test_loader=test_loader)
+    anomaly = detect_anomaly() if args.detect_anomaly else contextlib.nullcontext()
+    with anomaly:
+        for epoch in range(loop["epoch"] + 1, args.epochs + 1):
+            _train_and_evaluate(args, epoch, run, loop, after_step, out)
+            loop["epoch"] = epoch
+            if target is not None:
+                checkpoint()
+            if loop["stopped"]:
+                break
     if args.save:
         print(f"saved checkpoint to {args.save}", file=out)
+    if args.plot:
+        _write_plot(args, loop["history"], out)
     return 0
+
+
+def _plot_path(save: str) -> str:
+    return os.path.splitext(save)[0] + "_curves.png"
+
+
+def _check_plot(args) -> None:
+    if not args.save:
+        raise CLIError("--plot writes the curves next to the checkpoint: pass --save PATH")
+    try:
+        import matplotlib.figure  # noqa: F401
+    except ImportError:
+        raise CLIError("--plot needs matplotlib: pip install minitorch[viz]") from None
+
+
+def _write_plot(args, history, out) -> None:
+    """The per-epoch history (the checkpoint's meta['history']) as loss/accuracy curves."""
+    from .viz import plot_training_curves
+    path = _plot_path(args.save)
+    plot_training_curves(history, title=f"{args.model} on {args.dataset}").savefig(path, dpi=110)
+    print(f"saved training curves to {path}", file=out)
+
+
+def _train_and_evaluate(args, epoch, run, loop, after_step, out) -> None:
+    """One epoch: train, evaluate, print, --save, step the scheduler, early stopping."""
+    from tqdm import tqdm
+
+    model, optimizer, scheduler = run.model, run.optimizer, run.scheduler
+    train_loader, val_loader, test_loader = run.train_loader, run.val_loader, run.test_loader
+
+    lr = _lr(optimizer)
+    sums, loop["sums"] = loop["sums"], None
+    seen_before = sums[2] if sums is not None else 0
+    start = time.perf_counter()
+    with tqdm(total=len(train_loader), initial=-(-seen_before // args.batch_size),
+              desc=f"epoch {epoch}/{args.epochs}", unit="batch", leave=False,
+              disable=args.quiet, file=sys.stderr) as bar:
+        loss, train_acc = train_one_epoch(model, train_loader, optimizer, bar, sums, after_step)
+    seconds = time.perf_counter() - start
+    n_train = len(train_loader.dataset)
+    metrics = {"epoch": epoch, "train_loss": loss, "train_acc": train_acc, "lr": lr,
+               "seconds": seconds, "images_per_s": (n_train - seen_before) / seconds}
+    if val_loader is not None:
+        metrics["val_acc"] = float(np.mean(np.equal(*predict(model, val_loader))))
+    metrics["test_acc"] = float(np.mean(np.equal(*predict(model, test_loader))))
+    loop["history"].append(metrics)
+    print(f"epoch {epoch}/{args.epochs}  loss {loss:.4f}  train {100 * train_acc:.2f}%"
+          + (f"  val {100 * metrics['val_acc']:.2f}%" if val_loader is not None else "")
+          + f"  test {100 * metrics['test_acc']:.2f}%  {seconds:.1f} s  "
+          f"{metrics['images_per_s']:.0f} img/s  lr {lr:g}", file=out)
+    if not np.isfinite(loss):
+        print(f"warning: the training loss is {loss}; rerun with --detect-anomaly to stop at "
+              "the first op that produces NaN/Inf", file=out)
+
+    improved = val_loader is not None and metrics["val_acc"] > loop["best_val"]
+    if improved:
+        loop["best_val"], loop["since_best"] = metrics["val_acc"], 0
+    else:
+        loop["since_best"] += 1
+    # Keep the best epoch when early stopping watches validation, else the latest one.
+    if args.save and (args.early_stopping is None or improved):
+        checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "meta": {**run.meta, "epoch": epoch, "metrics": metrics,
+                               "history": loop["history"]}}
+        if scheduler is not None:
+            checkpoint["scheduler"] = scheduler.state_dict()
+        save(checkpoint, args.save)
+    if scheduler is not None:
+        if args.scheduler == "plateau":
+            scheduler.step(metrics["val_acc"] if val_loader is not None else loss)
+        else:
+            scheduler.step()
+    if args.early_stopping is not None and loop["since_best"] >= args.early_stopping:
+        print(f"early stopping: no better validation accuracy for {loop['since_best']} epochs "
+              f"(best {100 * loop['best_val']:.2f}%)", file=out)
+        loop["stopped"] = True
 
 
 # --------------------------------------------------------------------------- eval
 def run_eval(args, out=None) -> int:
     out = out or sys.stdout
     _check_device(args.device)
-    checkpoint = load(args.checkpoint)
+    path = Path(args.checkpoint)
+    if path.is_dir() and CheckpointDir(path).steps():  # a --checkpoint-dir: its newest one
+        path, checkpoint = CheckpointDir(path).load_latest()
+        print(f"evaluating {path}", file=out)
+    else:
+        checkpoint = load(path)
     if not isinstance(checkpoint, dict) or "meta" not in checkpoint or "model" not in checkpoint:
         raise CLIError(f"{args.checkpoint} is a safetensors file but not a minitorch training "
                        "checkpoint (no 'model' and 'meta' entries)")
     meta = checkpoint["meta"]
+    if not isinstance(meta, dict) or not isinstance(meta.get("model"), str) \
+            or meta.get("dataset") not in DATASETS or not isinstance(checkpoint["model"], dict):
+        raise CLIError(f"{args.checkpoint}: damaged checkpoint: 'meta' must name the model and "
+                       f"a dataset in {sorted(DATASETS)}, and 'model' must be a state_dict")
     model = get_model(meta["model"], **meta.get("model_kwargs", {}))
-    model.load_state_dict(checkpoint["model"])
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise CLIError(f"{args.checkpoint}: its weights don't fit the model {meta['model']!r}: "
+                       + " ".join(str(exc).split())) from None
     model.to(args.device)
     dataset = args.dataset or meta["dataset"]
     cls = DATASETS[dataset]
@@ -353,8 +552,8 @@ def main(argv=None) -> int:
         return int(exc.code or 0)
     try:
         return run_train(args) if args.command == "train" else run_eval(args)
-    except (CLIError, DataError, SerializationError, UnknownModelError,
-            FileNotFoundError) as exc:
+    except (CLIError, DataError, SerializationError, UnknownModelError, CheckpointError,
+            AnomalyError, FileNotFoundError) as exc:
         print(f"minitorch {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `... | head`: the reader left; exit quietly (Python docs' recipe)

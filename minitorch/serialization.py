@@ -165,7 +165,8 @@ def _read_header(path: Path, raw: bytes) -> dict:
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        end = info.get("data_offsets", [0, 0])[1] if isinstance(info, dict) else None
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        end = offsets[1] if isinstance(offsets, list) and len(offsets) == 2 else offsets
         if not isinstance(end, int) or end > data_len:
             raise bad(f"tensor {name!r} needs bytes up to {end}, but the data section has "
                       f"{data_len} (truncated?)")
@@ -181,6 +182,8 @@ def load(path, device="cpu"):
         raw = path.read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(f"load: no such file: {path}") from None
+    except OSError as exc:  # a directory, no permission...
+        raise SerializationError(f"load: can't read {path}: {exc.strerror or exc}") from None
     header = _read_header(path, raw)
     try:
         arrays = st_load(raw)

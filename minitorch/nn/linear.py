@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -10,6 +11,13 @@ from ..ops.linalg import linear
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
+
+
+def check_size(layer: str, name: str, value, minimum: int = 0) -> int:
+    """A layer's size argument as an int, refusing floats (2.5) and values below ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{layer}: {name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def empty_parameter(shape: tuple, device=None, dtype=None) -> Parameter:
@@ -31,7 +39,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
                  dtype=None):
         super().__init__()
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = check_size("Linear", "in_features", in_features)
+        self.out_features = check_size("Linear", "out_features", out_features)
         self.weight = empty_parameter((self.out_features, self.in_features), device, dtype)
         if bias:
             self.bias = empty_parameter((self.out_features,), device, dtype)

@@ -84,6 +84,9 @@ def _check_conv_args(op, x, weight, bias, stride, padding, dilation, groups):
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
     C, H, W = x.shape[-3:]
     OC, Cg, KH, KW = weight.shape
+    if min(OC, Cg, KH, KW) < 1:
+        raise ValueError(f"{op}: weight {weight.shape} has a zero-size dimension; out/in "
+                         "channels and kernel sizes must be >= 1")
     if C % groups or OC % groups:
         raise ValueError(f"{op}: in_channels ({C}) and out_channels ({OC}) must both be "
                          f"divisible by groups ({groups})")
@@ -164,7 +167,8 @@ class Conv2d(Function):
             gy = gy[None]
         N, OC = gy.shape[:2]
         # (N, OC, OH, OW) -> (OC, N*L): the GEMM operand layout (a transposing copy).
-        gmat = xp.ascontiguousarray(gy.reshape(N, OC, -1).transpose(1, 0, 2)).reshape(OC, -1)
+        L = gy.shape[2] * gy.shape[3]  # explicit: -1 can't be inferred when N == 0
+        gmat = xp.ascontiguousarray(gy.reshape(N, OC, L).transpose(1, 0, 2)).reshape(OC, N * L)
         gx = gw = gb = None
         if ctx.needs_input_grad[1]:
             K = col.shape[0] // G

@@ -11,6 +11,8 @@ is done by ``xp.matmul`` (BLAS on the CPU, cuBLAS on the GPU): no Python loops o
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Function
@@ -43,11 +45,16 @@ def _check_matmul(a: Tensor, b: Tensor) -> None:
                          ) from None
 
 
+def _rows(a):
+    """(*, k) -> (prod(*), k). Not reshape(-1, k): -1 is ambiguous when k == 0 (size-0 arrays)."""
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
+
+
 def _matmul(a, b):
     """xp.matmul, but a stack of matrices times ONE matrix is done as a single GEMM on the
     flattened stack: NumPy would otherwise call BLAS once per matrix (~3x slower)."""
     if a.ndim > 2 and b.ndim == 2:
-        return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
+        return (_rows(a) @ b).reshape(a.shape[:-1] + b.shape[-1:])
     return get_array_module(a, b).matmul(a, b)
 
 
@@ -87,7 +94,7 @@ class MatMul(Function):
             if len(sb2) == 2 and len(sa2) > 2:
                 # (..., n, k) @ (k, m): sum over the batch inside ONE GEMM instead of building a
                 # (..., k, m) stack and summing it: (k, batch*n) @ (batch*n, m).
-                gb = a2.reshape(-1, sa2[-1]).T @ g.reshape(-1, g.shape[-1])
+                gb = _rows(a2).T @ _rows(g)
             else:
                 gb = unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g), sb2)
             gb = gb.reshape(sb)
@@ -124,7 +131,7 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
-        x2 = x.reshape(-1, x.shape[-1])
+        x2 = _rows(x)
         ctx.save_for_backward(x2 if ctx.needs_input_grad[1] else None,
                               weight if ctx.needs_input_grad[0] else None)
         ctx.x_shape = x.shape
@@ -136,7 +143,7 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, g):
         x2, weight = ctx.saved
-        g2 = g.reshape(-1, g.shape[-1])
+        g2 = _rows(g)
         needs = ctx.needs_input_grad
         gx = (g2 @ weight).reshape(ctx.x_shape) if needs[0] else None
         gw = g2.T @ x2 if needs[1] else None

@@ -268,7 +268,8 @@ def min(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
 def _arg(op: str, x: Tensor, dim, keepdim: bool) -> Tensor:
     xp = get_array_module(x.data)
     fn = xp.argmin if op == "argmin" else xp.argmax
-    if x.numel() == 0:
+    if x.numel() == 0 and (dim is None or x.ndim == 0
+                           or x.shape[normalize_dim(op, dim, x.ndim, x.shape)] == 0):
         raise RuntimeError(f"{op}: can't reduce an empty tensor (shape {x.shape})")
     if dim is None:  # index into the flattened tensor; keepdim gives all-1 dims (as PyTorch)
         out = fn(x.data.reshape(-1))

@@ -142,6 +142,11 @@ class Optimizer:
         if not isinstance(value, Tensor) and not hasattr(value, "shape"):
             return copy.deepcopy(value)  # Python numbers such as "step"
         array = value.data if isinstance(value, Tensor) else value
+        if name != "step" and tuple(array.shape) != tuple(param.shape):
+            # A state from another model would otherwise broadcast or fail deep in step().
+            raise ValueError(f"load_state_dict: optimizer state {name!r} has shape "
+                             f"{tuple(array.shape)}, but its parameter has shape "
+                             f"{tuple(param.shape)} (a state dict of another model?)")
         xp = array_module(param.device)
         array = xp.array(to_device(array, param.device), copy=True)
         if array.dtype.kind == "f" and name != "step":
