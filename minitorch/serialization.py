@@ -103,29 +103,7 @@ def save(obj, path) -> None:
                 _STRUCTURE_KEY: json.dumps({"version": _FORMAT_VERSION, "obj": structure})}
     payload = st_save(tensors, metadata=metadata)
 
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable (POSIX; not possible on every platform)
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    atomic_write_bytes(Path(path), payload)
 
 
 # --------------------------------------------------------------------------- load
@@ -201,3 +179,30 @@ def load(path, device="cpu"):
     except (ValueError, KeyError, TypeError) as exc:
         raise SerializationError(f"load: {path}: the stored structure is damaged ({exc!r})") \
             from None
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write to a temp file beside ``path``, fsync, then rename over it: a crash at any moment
+    leaves either the old file or the new one, never a half-written one."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable (POSIX; not possible on every platform)
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)

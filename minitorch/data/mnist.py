@@ -23,7 +23,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.request
 import zlib
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..tensor import Tensor
+from ..serialization import atomic_write_bytes
 from .dataset import Dataset, _check_index
 
 # SHA-256 of the decompressed IDX files (the values of ../shared/data/*/SHA256SUMS.decompressed;
@@ -161,21 +161,6 @@ def _fetch(url: str, timeout: float = 60.0) -> bytes:
         return response.read()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temp file next to ``path`` and rename it over: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 # --------------------------------------------------------------------------- datasets
 class MNIST(Dataset):
     """MNIST digits: 60,000 training and 10,000 test images, 28x28 greyscale, labels 0-9.
@@ -265,7 +250,7 @@ class MNIST(Dataset):
                     errors.append(f"{url}: SHA-256 of the decompressed data is {digest}, "
                                   f"expected {self.sha256[name[:-3]]}")
                     continue
-                _atomic_write(dest, raw)
+                atomic_write_bytes(dest, raw)
                 break
             else:
                 raise DataNotFoundError(
