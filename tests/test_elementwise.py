@@ -80,11 +80,26 @@ def test_unary_gradcheck(name, fn, ref, positive):
 
 
 @needs_torch
-def test_kinks_follow_pytorch():
-    """abs'(0) = 0; clamp passes the gradient at its bounds (inclusive), as PyTorch."""
-    x = np.array([-1.0, -0.5, 0.0, 0.7, 2.0])
-    check_op(E.abs, lambda t: t.abs(), x)
-    check_op(lambda t: E.clamp(t, -0.5, 0.7), lambda t: t.clamp(-0.5, 0.7), x)
+def test_abs_kink_follows_pytorch():
+    """abs'(0) = 0 in every PyTorch release."""
+    check_op(E.abs, lambda t: t.abs(), np.array([-1.0, -0.5, 0.0, 0.7, 2.0]))
+
+
+@pytest.mark.parametrize("lo, hi, expected", [
+    (-0.5, 0.7, [0, 0, 1, 0, 0]),
+    (-0.5, None, [0, 0, 1, 1, 1]),
+    (None, 0.7, [1, 1, 1, 0, 0]),
+    (0.0, 0.0, [0, 0, 0, 0, 0]),
+    (1.0, -1.0, [0, 0, 0, 0, 0]),  # min > max: every value is max, nothing passes
+])
+def test_clamp_gradient_is_zero_at_and_outside_its_bounds(lo, hi, expected):
+    """minitorch's own semantics (PyTorch's since 2.14; 2.13 and older passed 1 at the bounds,
+    so this is not compared with whatever torch is installed)."""
+    x = mt.tensor([-1.0, -0.5, 0.0, 0.7, 2.0], dtype=mt.float64, requires_grad=True)
+    y = E.clamp(x, lo, hi)
+    np.testing.assert_array_equal(y.data, np.clip(x.data, lo, hi))
+    y.backward(mt.ones(5, dtype=mt.float64))
+    np.testing.assert_array_equal(x.grad.data, np.array(expected, dtype=np.float64))
 
 
 @given(shapes=mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=3),

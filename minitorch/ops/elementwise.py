@@ -270,16 +270,19 @@ class Abs(Function):
 
 
 class Clamp(Function):
-    """Gradient passes where min <= a <= max (boundaries included, as PyTorch)."""
+    """Gradient passes only strictly inside the bounds: 1 where min < a < max, 0 at a bound and
+    outside. A value sitting on a bound is held there, so nudging it inwards changes nothing
+    from one side; 0 is the subgradient PyTorch uses since 2.14 (before it passed 1 at the
+    bounds). minitorch fixes this choice and tests it directly, whatever torch is installed."""
 
     @staticmethod
     def forward(ctx, a, lo, hi):
         xp = get_array_module(a)
         inside = xp.ones(a.shape, dtype=bool)
         if lo is not None:
-            inside &= a >= lo
+            inside &= a > lo
         if hi is not None:
-            inside &= a <= hi
+            inside &= a < hi
         ctx.save_for_backward(inside)
         return xp.clip(a, lo, hi).astype(a.dtype, copy=False)
 
