@@ -427,3 +427,31 @@ def test_clip_grad_norm_nonfinite_error():
     ps[0].grad.data[0, 0] = np.inf
     with pytest.raises(RuntimeError, match="total norm of order 2.0 of the gradients is inf"):
         clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
+
+
+# --------------------------------------------------------------------------- reassignment order
+def test_reassigning_a_child_keeps_its_place():
+    """PyTorch keeps a replaced child where it was: ``model.conv1 = nn.Conv2d(...)`` must not
+    move conv1 to the end (then ``Sequential(*list(children())[:-1])`` drops the wrong layer)."""
+    class Small(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 4, 3)
+            self.relu = nn.ReLU()
+            self.fc = nn.Linear(4, 2)
+
+    m = Small()
+    m.conv1 = nn.Conv2d(1, 4, 3)
+    assert [name for name, _ in m.named_children()] == ["conv1", "relu", "fc"]
+    assert list(m.state_dict()) == ["conv1.weight", "conv1.bias", "fc.weight", "fc.bias"]
+    trunk = nn.Sequential(*list(m.children())[:-1])
+    assert isinstance(trunk[0], nn.Conv2d) and trunk[0].in_channels == 1
+    assert isinstance(trunk[-1], nn.ReLU) and len(trunk) == 2
+
+
+def test_reassigning_a_parameter_keeps_its_place():
+    lin = nn.Linear(3, 2)
+    lin.weight = nn.Parameter(mt.zeros(2, 3))
+    assert list(lin.state_dict()) == ["weight", "bias"]
+    lin.bias = nn.Parameter(mt.zeros(2))
+    assert list(lin.state_dict()) == ["weight", "bias"]
