@@ -71,9 +71,9 @@ def torch_model(name: str):
                               tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
                               tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
                               tnn.Linear(84, 10))
-    return tnn.Sequential(tnn.Conv2d(1, 20, 5), tnn.MaxPool2d(2), tnn.Conv2d(20, 50, 5),
-                          tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(800, 256), tnn.ReLU(),
-                          tnn.Linear(256, 10))
+    return tnn.Sequential(tnn.Conv2d(1, 20, 5), tnn.ReLU(), tnn.MaxPool2d(2),
+                          tnn.Conv2d(20, 50, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
+                          tnn.Linear(800, 256), tnn.ReLU(), tnn.Linear(256, 10))
 
 
 def make_batches(batch: int, count: int = 4, seed: int = 0):

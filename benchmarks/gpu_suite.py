@@ -484,9 +484,9 @@ def section_kernels(batches, reps):
 # --------------------------------------------------------------------------- training step
 def _torch_simplenet():
     return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 20, 5), torch.nn.MaxPool2d(2), torch.nn.Conv2d(20, 50, 5),
-        torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(800, 256), torch.nn.ReLU(),
-        torch.nn.Linear(256, 10))
+        torch.nn.Conv2d(1, 20, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(20, 50, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+        torch.nn.Linear(800, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
 
 
 def _mt_step(model, opt, x, y):

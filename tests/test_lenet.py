@@ -6,7 +6,7 @@ import pytest
 
 import minitorch as mt
 import minitorch.nn.functional as F
-from minitorch.models import LeNet5, SimpLeNet, get_model
+from minitorch.models import LeNet5, SimpLeNet, SimpLeNetCaffe, get_model
 from opcheck import needs_torch, torch
 
 
@@ -19,19 +19,24 @@ def torch_equivalent(name, activation="relu", pool="max"):
                               tnn.Conv2d(6, 16, 5), act(), p(2), tnn.Flatten(),
                               tnn.Linear(400, 120), act(), tnn.Linear(120, 84), act(),
                               tnn.Linear(84, 10))
+    if name == "simplenet":  # the lectures' layout: ReLU after each convolution
+        return tnn.Sequential(tnn.Conv2d(1, 20, 5), tnn.ReLU(), tnn.MaxPool2d(2),
+                              tnn.Conv2d(20, 50, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
+                              tnn.Linear(800, 256), tnn.ReLU(), tnn.Linear(256, 10))
     return tnn.Sequential(tnn.Conv2d(1, 20, 5), tnn.MaxPool2d(2), tnn.Conv2d(20, 50, 5),
                           tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(800, 256), tnn.ReLU(),
                           tnn.Linear(256, 10))
 
 
-VARIANTS = [("lenet5", {}), ("lenet5", dict(activation="tanh", pool="avg")), ("simplenet", {})]
+VARIANTS = [("lenet5", {}), ("lenet5", dict(activation="tanh", pool="avg")), ("simplenet", {}),
+            ("simplenet-caffe", {})]
 
 
 @pytest.mark.parametrize("name, kw", VARIANTS)
 def test_shapes_and_parameter_count(name, kw):
     model = get_model(name, **kw)
     assert model(mt.randn(3, 1, 28, 28)).shape == (3, 10)
-    expected = {"lenet5": 61706, "simplenet": 233196}[name]  # sum of the layer formulas
+    expected = {"lenet5": 61706, "simplenet": 233196, "simplenet-caffe": 233196}[name]  # sum of the layer formulas
     assert sum(p.numel() for p in model.parameters()) == expected
     if torch is not None:
         assert sum(p.numel() for p in torch_equivalent(name, **kw).parameters()) == expected
@@ -80,6 +85,14 @@ def test_same_weights_same_logits_grads_and_sgd_step_as_torch(name, kw):
     assert losses[1] < losses[0]
 
 
+def test_simplenet_is_the_lectures_layout():
+    """pool(relu(conv1)), pool(relu(conv2)), relu(fc1), output: a ReLU after every conv."""
+    kinds = [type(m).__name__ for m in SimpLeNet()]
+    assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Flatten",
+                     "Linear", "ReLU", "Linear"]
+    assert [type(m).__name__ for m in SimpLeNetCaffe()].count("ReLU") == 1
+
+
 @pytest.mark.parametrize("cls", [LeNet5, SimpLeNet])
 def test_float32_training_learns_a_small_problem(cls):
     """10 random 'digit' templates plus noise: a few Adam steps must cut the loss a lot."""
@@ -107,6 +120,7 @@ def test_registry_and_config():
     m = get_model("LeNet5", activation="tanh")
     assert isinstance(m, LeNet5) and m.config["activation"] == "tanh"
     assert isinstance(get_model("simplenet"), SimpLeNet)
-    assert {"lenet5", "simplenet"} <= set(mt.models.available())
+    assert isinstance(get_model("simplenet-caffe"), SimpLeNetCaffe)
+    assert {"lenet5", "simplenet", "simplenet-caffe"} <= set(mt.models.available())
     with pytest.raises(ValueError, match=r"LeNet5: activation must be one of \['relu', 'tanh'\]"):
         LeNet5(activation="gelu")

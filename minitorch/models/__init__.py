@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .lenet import LeNet5, SimpLeNet
+from .lenet import LeNet5, SimpLeNet, SimpLeNetCaffe
 from .mlp import MLP, fc64, fc256_fc256
 
 _REGISTRY: dict[str, Callable] = {}
@@ -48,6 +48,7 @@ register_model("fc64", fc64)
 register_model("fc256-fc256", fc256_fc256)
 register_model("lenet5", LeNet5)
 register_model("simplenet", SimpLeNet)
+register_model("simplenet-caffe", SimpLeNetCaffe)
 
-__all__ = ["MLP", "fc64", "fc256_fc256", "LeNet5", "SimpLeNet", "available", "get_model", "register_model",
+__all__ = ["MLP", "fc64", "fc256_fc256", "LeNet5", "SimpLeNet", "SimpLeNetCaffe", "available", "get_model", "register_model",
            "UnknownModelError"]

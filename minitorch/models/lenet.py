@@ -1,4 +1,5 @@
-"""Convolutional networks for 28x28 single-channel images (MNIST): LeNet-5 and SimpLeNet.
+"""Convolutional networks for 28x28 single-channel images (MNIST): LeNet-5 and SimpLeNet
+(and SimpLeNet's earlier Caffe layout, SimpLeNetCaffe).
 
 Both *are* ``nn.Sequential``s, so their state_dict names are those of the same
 ``torch.nn.Sequential`` stack (``0.weight``, ``3.weight``...) and weights move between the two.
@@ -8,8 +9,8 @@ Shapes for an input (N, 1, 28, 28)::
     LeNet5     conv 6@5x5 pad 2 -> (N, 6, 28, 28) -> pool 2 -> (N, 6, 14, 14)
                conv 16@5x5      -> (N, 16, 10, 10) -> pool 2 -> (N, 16, 5, 5) -> 400
                fc 120 -> fc 84 -> fc 10                        61,706 parameters
-    SimpLeNet  conv 20@5x5      -> (N, 20, 24, 24) -> pool 2 -> (N, 20, 12, 12)
-               conv 50@5x5      -> (N, 50, 8, 8)   -> pool 2 -> (N, 50, 4, 4) -> 800
+    SimpLeNet  conv 20@5x5, ReLU -> (N, 20, 24, 24) -> pool 2 -> (N, 20, 12, 12)
+               conv 50@5x5, ReLU -> (N, 50, 8, 8)   -> pool 2 -> (N, 50, 4, 4) -> 800
                fc 256, ReLU -> fc 10                          233,196 parameters
 """
 from __future__ import annotations
@@ -47,9 +48,27 @@ class LeNet5(nn.Sequential):
 
 
 class SimpLeNet(nn.Sequential):
-    """The LeNet of the Caffe/Keras tutorials: conv 20@5x5, max-pool 2, conv 50@5x5, max-pool
-    2, fc 800->256, ReLU, fc 256->10. As in that network, the convolutions have no
-    activation of their own (the max-pool is the non-linearity between them)."""
+    """The lectures' SimpLeNet: ``pool(relu(conv1(x)))``, ``pool(relu(conv2(x)))``,
+    ``relu(fc1(x))``, ``output(x)`` with conv 20@5x5, conv 50@5x5, fc 800->256, fc 256->10.
+
+    state_dict names are those of the same ``torch.nn.Sequential``: ``0.`` (conv1), ``3.``
+    (conv2), ``7.`` (fc1), ``9.`` (output)."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10):
+        super().__init__(
+            nn.Conv2d(in_channels, 20, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(20, 50, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(50 * 4 * 4, 256), nn.ReLU(),
+            nn.Linear(256, num_classes))
+        self.config = {"in_channels": in_channels, "num_classes": num_classes}
+
+
+class SimpLeNetCaffe(nn.Sequential):
+    """The LeNet of the Caffe/Keras tutorials, which SimpLeNet was before it followed the
+    lectures: the same layers without a ReLU after the convolutions (the max-pool is the only
+    non-linearity between them). Kept so checkpoints trained with that layout still load
+    (``--model simplenet-caffe``); state_dict names ``0.``, ``2.``, ``5.``, ``7.``."""
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10):
         super().__init__(
