@@ -39,6 +39,18 @@ class SerializationError(ValueError):
     """A file can't be read back as a checkpoint (or an object can't be written as one)."""
 
 
+class CorruptFileError(SerializationError):
+    """The file is in a format ``load`` reads but is damaged: truncated, a malformed header,
+    offsets that don't cover the file, or tensor bytes that don't match their stored digest.
+    A caller holding older copies (``--resume``, ``eval``) can fall back to one of them."""
+
+
+class UnsupportedFormatError(SerializationError):
+    """The file is intact but not something ``load`` reads: another format (NumPy, gzip, a
+    plain pickle), a newer minitorch format version, or a pickle needing a global that is not
+    on the allowlist."""
+
+
 # --------------------------------------------------------------------------- obj -> (tensors, JSON)
 def _flatten(obj, path: list, tensors: dict) -> object:
     """Return obj's JSON structure; put its arrays into ``tensors`` under dotted names."""
