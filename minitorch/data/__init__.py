@@ -1,7 +1,10 @@
-"""Datasets and batching: ``Dataset``/``TensorDataset``/``Subset``/``random_split``, the
-``DataLoader``, and the MNIST / Fashion-MNIST readers (``mnist.py``)."""
-from .dataloader import DataLoader, default_collate
-from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split, randperm
+"""minitorch's own dataset readers (``mnist.py``: MNIST / Fashion-MNIST on verified IDX files),
+and, for older code, the old import path of the datasets and DataLoader, which live in
+``minitorch.utils.data`` (PyTorch's ``torch.utils.data`` place): one implementation, two
+names."""
+from ..utils.data import (ConcatDataset, DataLoader, Dataset, Subset, TensorDataset,
+                          default_collate, random_split)
+from ..utils.data.dataset import randperm
 from .mnist import (MNIST, DataError, DataIntegrityError, DataNotFoundError, FashionMNIST,
                     default_root, parse_idx, read_idx)
 
