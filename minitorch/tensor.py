@@ -14,6 +14,7 @@ from .backend import array_module, device_of, normalize_device, to_device, to_nu
 
 float32, float64, float16 = np.float32, np.float64, np.float16
 int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uint8
+uint16, uint32, uint64 = np.uint16, np.uint32, np.uint64  # PyTorch >= 2.3 names them too
 bool_ = np.bool_
 _DEFAULT_FLOAT = np.dtype(np.float32)
 
@@ -250,9 +251,18 @@ class Tensor:
     def __ge__(self, other): return _ew.ge(self, other)
     def __eq__(self, other): return _ew.eq(self, other)
     def __ne__(self, other): return _ew.ne(self, other)
-    def __invert__(self): return _ew.logical_not(self)
-    def __and__(self, other): return _ew.logical_and(self, other)
-    def __or__(self, other): return _ew.logical_or(self, other)
+    # Bitwise on integers, logical on bools (as PyTorch); see ops/bitwise.py.
+    def __invert__(self): return _bw.bitwise_not(self)
+    def __and__(self, other): return _bw.bitwise_and(self, other)
+    def __rand__(self, other): return _bw.bitwise_and(other, self)
+    def __or__(self, other): return _bw.bitwise_or(self, other)
+    def __ror__(self, other): return _bw.bitwise_or(other, self)
+    def __xor__(self, other): return _bw.bitwise_xor(self, other)
+    def __rxor__(self, other): return _bw.bitwise_xor(other, self)
+    def __lshift__(self, other): return _bw.bitwise_left_shift(self, other)
+    def __rlshift__(self, other): return _bw.bitwise_left_shift(other, self)
+    def __rshift__(self, other): return _bw.bitwise_right_shift(self, other)
+    def __rrshift__(self, other): return _bw.bitwise_right_shift(other, self)
 
     def _inplace(self, op, other) -> "Tensor":
         """In-place forms. Leaves that require grad refuse (their value is what backward
@@ -337,6 +347,7 @@ def is_tensor(obj) -> bool:
 # The op modules import Tensor from here, so they are imported after the class exists.
 from . import autograd as _autograd  # noqa: E402
 from .ops import activation as _act  # noqa: E402
+from .ops import bitwise as _bw  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _red  # noqa: E402

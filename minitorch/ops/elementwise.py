@@ -132,7 +132,12 @@ class Div(Function):
 
 
 class Pow(Function):
-    """a ** b for tensor b: d/da = b a^(b-1), d/db = a^b log a."""
+    """a ** b for tensor b: d/da = b a^(b-1), d/db = a^b log a, with PyTorch's edge values:
+
+    - d/da is 0 where b == 0 (a^0 is constant 1), not 0 * 0^-1 = NaN at a = 0;
+    - d/db is 0 where a == 0 and b >= 0 (0^b is flat there); elsewhere the formula stands:
+      -inf for a = 0, b < 0 (inf * log 0) and NaN for a < 0 (log of a negative number).
+    """
 
     @staticmethod
     def forward(ctx, a, b):
@@ -144,12 +149,14 @@ class Pow(Function):
     def backward(ctx, g):
         a, b, out = ctx.saved
         xp = get_array_module(a)
-        ga = unbroadcast(g * b * a ** (b - 1), a.shape) if ctx.needs_input_grad[0] else None
-        gb = None
-        if ctx.needs_input_grad[1]:
-            # log(a) is undefined for a <= 0; where a == 0 and out == 0 the true grad is 0.
-            log_a = xp.log(xp.where(a > 0, a, 1))
-            gb = unbroadcast(g * out * log_a, b.shape)
+        zero = xp.zeros((), dtype=g.dtype)
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if ctx.needs_input_grad[0]:
+                ga = unbroadcast(g * xp.where(b == 0, zero, b * a ** (b - 1)), a.shape)
+            if ctx.needs_input_grad[1]:
+                flat = (a == 0) & (b >= 0)
+                gb = unbroadcast(g * xp.where(flat, zero, out * xp.log(a)), b.shape)
         return ga, gb
 
 
@@ -160,7 +167,8 @@ class PowScalar(Function):
     def forward(ctx, a, p):
         ctx.save_for_backward(a)
         ctx.p = p
-        return a ** p
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return a ** p
 
     @staticmethod
     def backward(ctx, g):
@@ -168,7 +176,8 @@ class PowScalar(Function):
         p = ctx.p
         if p == 0:
             return g * 0
-        return g * p * a ** (p - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1 = inf, as PyTorch
+            return g * p * a ** (p - 1)
 
 
 class Neg(Function):
