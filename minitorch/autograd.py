@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import traceback
+import weakref
 
 import numpy as np
 
@@ -220,12 +221,48 @@ def _topological_order(root: Node) -> list[Node]:
     return order
 
 
+# id(leaf) -> hooks called after a gradient is accumulated into its .grad (data-parallel
+# training starts reducing a bucket of gradients as soon as they are all there). Keyed by id,
+# not by the Tensor (whose == is elementwise); an entry goes when its tensor is collected, so a
+# hook never keeps a parameter alive.
+_post_accumulate_hooks: dict[int, list] = {}
+
+
+class HookHandle:
+    """What ``register_post_accumulate_grad_hook`` returns: ``handle.remove()`` undoes it."""
+
+    def __init__(self, key: int, hook):
+        self._key, self._hook = key, hook
+
+    def remove(self) -> None:
+        hooks = _post_accumulate_hooks.get(self._key, [])
+        if self._hook in hooks:
+            hooks.remove(self._hook)
+
+
+def register_post_accumulate_grad_hook(tensor: "Tensor", hook) -> HookHandle:
+    """Call ``hook(tensor)`` each time backward has accumulated a gradient into the leaf
+    ``tensor.grad`` (PyTorch's ``Tensor.register_post_accumulate_grad_hook``)."""
+    if not tensor.is_leaf or not tensor.requires_grad:
+        raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors that require "
+                           f"grad accumulate gradients (shape {tensor.shape})")
+    key = id(tensor)
+    if key not in _post_accumulate_hooks:
+        _post_accumulate_hooks[key] = []
+        weakref.finalize(tensor, _post_accumulate_hooks.pop, key, None)
+    _post_accumulate_hooks[key].append(hook)
+    return HookHandle(key, hook)
+
+
 def _accumulate_leaf(leaf: "Tensor", grad) -> None:
     if leaf.grad is None:
         # A copy: the same array may also flow to other inputs (e.g. both sides of an add).
         leaf.grad = Tensor._make(grad.copy(), requires_grad=False, grad_fn=None)
     else:
         leaf.grad.data = leaf.grad.data + grad
+    if _post_accumulate_hooks:
+        for hook in _post_accumulate_hooks.get(id(leaf), ()):
+            hook(leaf)
 
 
 def _as_grad_tuple(fn_name: str, grads, n_inputs: int) -> tuple:

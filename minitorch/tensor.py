@@ -225,6 +225,10 @@ class Tensor:
         elif not self.requires_grad:
             raise RuntimeError("retain_grad(): tensor does not require grad")
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(self)`` runs after each gradient backward accumulates into ``self.grad``."""
+        return _autograd.register_post_accumulate_grad_hook(self, hook)
+
     def zero_(self) -> "Tensor":
         return self._inplace(_ew.mul, 0.0)
 
