@@ -10,6 +10,27 @@
 // result on every run. Backward kernels run one thread per INPUT pixel and sum, in a fixed
 // order, the gradients of the windows that contain it.
 
+// Plane p and position (r, c) of flat index i into P planes of R x C values (C fastest).
+__device__ __forceinline__ void split_index(int i, int R, int C, int& p, int& r, int& c)
+{
+    c = i % C;
+    r = (i / C) % R;
+    p = i / (C * R);
+}
+
+// The output positions [lo, hi] whose window can reach input position x along one axis:
+// window o spans o*S - P .. o*S - P + (K-1)*D, so o lies in
+// [ceil((x + P - (K-1)*D) / S), floor((x + P) / S)], clipped to [0, O). C division truncates
+// toward zero; for a negative numerator the bound is <= 0 either way and max(0, .) fixes it,
+// so the first expression is that ceil() wherever it matters. With dilation the range can
+// hold windows whose taps step over x; the max-pool backward's argmax test skips those.
+__device__ __forceinline__ void windows_over(int x, int K, int S, int P, int D, int O,
+                                             int& lo, int& hi)
+{
+    lo = max(0, (x + P - (K - 1) * D + S - 1) / S);
+    hi = min(O - 1, (x + P) / S);
+}
+
 // ---------------------------------------------------------------------------------- max pool
 // Forward: value and argmax. The argmax is the flat index h*W + w inside the input plane
 // (PyTorch's convention, so `indices` match max_pool2d(..., return_indices=True)). Ties go to
@@ -23,12 +44,14 @@ extern "C" __global__ void max_pool2d_forward(
 {
     const int total = P * OH * OW;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
-        const int ow = i % OW;
-        const int oh = (i / OW) % OH;
-        const int p = i / (OW * OH);
+        int p, oh, ow;
+        split_index(i, OH, OW, p, oh, ow);
         const scalar_t* plane = x + (long long)p * H * W;
         const int h0 = oh * SH - PH, w0 = ow * SW - PW;
-        scalar_t best = 0;    // replaced by the first in-bounds tap (best_at < 0 until then)
+        // A window wholly in the padding keeps -inf and index -1 (the CPU kernel's answer,
+        // and PyTorch's value). 1.0/0.0 is IEEE +inf, folded at compile time: NVRTC has no
+        // <cmath> for INFINITY.
+        scalar_t best = -(scalar_t)(1.0 / 0.0);
         int best_at = -1;
         for (int kh = 0; kh < KH; ++kh) {
             const int h = h0 + kh * DH;
@@ -51,7 +74,7 @@ extern "C" __global__ void max_pool2d_forward(
 }
 
 // Backward: gx[p, h, w] = sum of gy[p, oh, ow] over the windows whose argmax is (h, w).
-// Only windows that can contain row h are visited: oh*SH - PH <= h <= oh*SH - PH + (KH-1)*DH.
+// Only the windows that can reach (h, w) are visited (windows_over).
 extern "C" __global__ void max_pool2d_backward(
     const scalar_t* __restrict__ gy, const long long* __restrict__ argmax,
     scalar_t* __restrict__ gx,
@@ -60,16 +83,10 @@ extern "C" __global__ void max_pool2d_backward(
 {
     const int total = P * H * W;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
-        const int w = i % W;
-        const int h = (i / W) % H;
-        const int p = i / (W * H);
-        const int hp = h + PH, wp = w + PW;
-        const int oh_lo = max(0, (hp - (KH - 1) * DH + SH - 1) / SH);  // see note below
-        const int oh_hi = min(OH - 1, hp / SH);
-        const int ow_lo = max(0, (wp - (KW - 1) * DW + SW - 1) / SW);
-        const int ow_hi = min(OW - 1, wp / SW);
-        // note: C division truncates toward zero; for a negative numerator the bound is <= 0
-        // either way and max(0, .) fixes it, so this is ceil() where it matters.
+        int p, h, w, oh_lo, oh_hi, ow_lo, ow_hi;
+        split_index(i, H, W, p, h, w);
+        windows_over(h, KH, SH, PH, DH, OH, oh_lo, oh_hi);
+        windows_over(w, KW, SW, PW, DW, OW, ow_lo, ow_hi);
         const long long plane = (long long)p * OH * OW;
         const int me = h * W + w;
         scalar_t acc = 0;
@@ -92,9 +109,8 @@ extern "C" __global__ void avg_pool2d_forward(
 {
     const int total = P * OH * OW;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
-        const int ow = i % OW;
-        const int oh = (i / OW) % OH;
-        const int p = i / (OW * OH);
+        int p, oh, ow;
+        split_index(i, OH, OW, p, oh, ow);
         const scalar_t* plane = x + (long long)p * H * W;
         // The window clipped to the image: padding adds zeros, so it adds nothing to the sum.
         const int h0 = max(oh * SH - PH, 0), h1 = min(oh * SH - PH + KH, H);
@@ -114,16 +130,11 @@ extern "C" __global__ void avg_pool2d_backward(
 {
     const int total = P * H * W;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
-        const int w = i % W;
-        const int h = (i / W) % H;
-        const int p = i / (W * H);
-        const int hp = h + PH, wp = w + PW;
-        // Window oh covers rows [oh*SH - PH, oh*SH - PH + KH), so it contains h iff
-        // ceil((hp - KH + 1) / SH) <= oh <= hp / SH (ceil as in max_pool2d_backward).
-        const int oh_lo = max(0, (hp - KH + 1 + SH - 1) / SH);
-        const int oh_hi = min(OH - 1, hp / SH);
-        const int ow_lo = max(0, (wp - KW + 1 + SW - 1) / SW);
-        const int ow_hi = min(OW - 1, wp / SW);
+        // No dilation here: the windows over (h, w) are exactly the ones containing it.
+        int p, h, w, oh_lo, oh_hi, ow_lo, ow_hi;
+        split_index(i, H, W, p, h, w);
+        windows_over(h, KH, SH, PH, 1, OH, oh_lo, oh_hi);
+        windows_over(w, KW, SW, PW, 1, OW, ow_lo, ow_hi);
         const scalar_t* g = gy + (long long)p * OH * OW;
         scalar_t acc = 0;
         for (int oh = oh_lo; oh <= oh_hi; ++oh)
