@@ -18,7 +18,11 @@ extern "C" __global__ void adam_update(
     const scalar_t b1 = (scalar_t)beta1, b2 = (scalar_t)beta2;
     const scalar_t step_size = (scalar_t)(lr / bc1);
     const scalar_t wd = (scalar_t)weight_decay, decay = (scalar_t)(1.0 - lr * weight_decay);
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+    // A 64-bit counter: total fits in an int (the launcher checks), at + stride may not.
+    const long long stride = (long long)blockDim.x * gridDim.x;
+    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total;
+         at += stride) {
+        const int i = (int)at;  // at < total <= INT_MAX
         scalar_t pi = p[i], gi = g[i];
         if (decoupled) pi *= decay;
         else gi += wd * pi;

@@ -36,11 +36,15 @@ extern "C" __global__ void __launch_bounds__(BN_THREADS) bn_stats(
     const int c = blockIdx.x;
     const int M = N * S;
     acc_t s = 0;
-    for (int i = threadIdx.x; i < M; i += BN_THREADS)
+    // 64-bit counters: M fits in an int (the launcher checks), j + BN_THREADS may not.
+    for (long long j = threadIdx.x; j < M; j += BN_THREADS) {
+        const int i = (int)j;
         s += x[((i / S) * C + c) * S + i % S];
+    }
     const acc_t mu = bn_block_sum(red, s) / M;
     acc_t q = 0;
-    for (int i = threadIdx.x; i < M; i += BN_THREADS) {
+    for (long long j = threadIdx.x; j < M; j += BN_THREADS) {
+        const int i = (int)j;
         const acc_t d = x[((i / S) * C + c) * S + i % S] - mu;
         q += d * d;
     }
@@ -59,7 +63,11 @@ extern "C" __global__ void bn_apply(
     const scalar_t* __restrict__ invstd, const scalar_t* __restrict__ gamma,
     const scalar_t* __restrict__ beta, scalar_t* __restrict__ y, int total, int C, int S)
 {
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+    // A 64-bit counter: total fits in an int (the launcher checks), at + stride may not.
+    const long long stride = (long long)blockDim.x * gridDim.x;
+    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total;
+         at += stride) {
+        const int i = (int)at;  // at < total <= INT_MAX
         const int c = (i / S) % C;
         const scalar_t g = gamma ? gamma[c] : (scalar_t)1, b = beta ? beta[c] : (scalar_t)0;
         y[i] = (x[i] - mean[c]) * invstd[c] * g + b;
@@ -77,7 +85,8 @@ extern "C" __global__ void __launch_bounds__(BN_THREADS) bn_backward_reduce(
     const int M = N * S;
     const acc_t mu = mean[c], is = invstd[c];
     acc_t a = 0, b = 0;
-    for (int i = threadIdx.x; i < M; i += BN_THREADS) {
+    for (long long j = threadIdx.x; j < M; j += BN_THREADS) {  // 64-bit: see bn_stats
+        const int i = (int)j;
         const int at = ((i / S) * C + c) * S + i % S;
         a += gy[at];
         b += gy[at] * ((x[at] - mu) * is);
@@ -98,7 +107,10 @@ extern "C" __global__ void bn_backward_apply(
     const scalar_t* __restrict__ sum_gy_xhat, scalar_t* __restrict__ gx,
     int total, int C, int S, int M)
 {
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+    const long long stride = (long long)blockDim.x * gridDim.x;
+    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total;
+         at += stride) {
+        const int i = (int)at;  // at < total <= INT_MAX
         const int c = (i / S) % C;
         const scalar_t is = invstd[c], g = gamma ? gamma[c] : (scalar_t)1;
         const scalar_t xhat = (x[i] - mean[c]) * is;

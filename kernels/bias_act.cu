@@ -14,7 +14,11 @@ extern "C" __global__ void bias_relu_forward(
     const scalar_t* __restrict__ x, const scalar_t* __restrict__ b, scalar_t* __restrict__ y,
     int total, int C, int S)
 {
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+    // A 64-bit counter: total fits in an int (the launcher checks), at + stride may not.
+    const long long stride = (long long)blockDim.x * gridDim.x;
+    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total;
+         at += stride) {
+        const int i = (int)at;  // at < total <= INT_MAX
         const scalar_t v = x[i] + b[(i / S) % C];
         y[i] = v < (scalar_t)0 ? (scalar_t)0 : v;  // NaN < 0 is false: NaN propagates, as in PyTorch
     }
@@ -26,6 +30,10 @@ extern "C" __global__ void relu_backward_from_output(
     const scalar_t* __restrict__ gy, const scalar_t* __restrict__ y, scalar_t* __restrict__ gx,
     int total)
 {
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x)
+    const long long stride = (long long)blockDim.x * gridDim.x;
+    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total;
+         at += stride) {
+        const int i = (int)at;  // at < total <= INT_MAX
         gx[i] = y[i] > (scalar_t)0 ? gy[i] : (scalar_t)0;
+    }
 }

@@ -23,7 +23,11 @@ extern "C" __global__ void im2col(
     int s_n, int s_c, int s_kh, int s_kw, int s_oh, int s_ow)
 {
     const int total = N * C * KH * KW * OH * OW;  // the launcher checks this fits in an int
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+    // A 64-bit counter: total fits in an int (the launcher checks), at + stride may not.
+    const long long stride = (long long)blockDim.x * gridDim.x;
+    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total;
+         at += stride) {
+        const int i = (int)at;  // at < total <= INT_MAX
         int r = i;
         const int ow = r % OW; r /= OW;
         const int oh = r % OH; r /= OH;

@@ -43,7 +43,11 @@ extern "C" __global__ void max_pool2d_forward(
     int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW)
 {
     const int total = P * OH * OW;
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+    // A 64-bit counter: total fits in an int (the launcher checks), at + stride may not.
+    const long long stride = (long long)blockDim.x * gridDim.x;
+    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total;
+         at += stride) {
+        const int i = (int)at;  // at < total <= INT_MAX
         int p, oh, ow;
         split_index(i, OH, OW, p, oh, ow);
         const scalar_t* plane = x + (long long)p * H * W;
@@ -82,7 +86,10 @@ extern "C" __global__ void max_pool2d_backward(
     int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW)
 {
     const int total = P * H * W;
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+    const long long stride = (long long)blockDim.x * gridDim.x;
+    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total;
+         at += stride) {
+        const int i = (int)at;  // at < total <= INT_MAX
         int p, h, w, oh_lo, oh_hi, ow_lo, ow_hi;
         split_index(i, H, W, p, h, w);
         windows_over(h, KH, SH, PH, DH, OH, oh_lo, oh_hi);
@@ -108,7 +115,10 @@ extern "C" __global__ void avg_pool2d_forward(
     int P, int H, int W, int OH, int OW, int KH, int KW, int SH, int SW, int PH, int PW)
 {
     const int total = P * OH * OW;
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+    const long long stride = (long long)blockDim.x * gridDim.x;
+    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total;
+         at += stride) {
+        const int i = (int)at;  // at < total <= INT_MAX
         int p, oh, ow;
         split_index(i, OH, OW, p, oh, ow);
         const scalar_t* plane = x + (long long)p * H * W;
@@ -129,7 +139,10 @@ extern "C" __global__ void avg_pool2d_backward(
     int P, int H, int W, int OH, int OW, int KH, int KW, int SH, int SW, int PH, int PW)
 {
     const int total = P * H * W;
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+    const long long stride = (long long)blockDim.x * gridDim.x;
+    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total;
+         at += stride) {
+        const int i = (int)at;  // at < total <= INT_MAX
         // No dilation here: the windows over (h, w) are exactly the ones containing it.
         int p, h, w, oh_lo, oh_hi, ow_lo, ow_hi;
         split_index(i, H, W, p, h, w);

@@ -9,7 +9,8 @@
 // upstream gradient) and has already checked that every target is in [0, C) or ignored.
 //
 // One block per row; its XENT_THREADS threads stride over the classes and combine their
-// partial max / sum in shared memory (a tree with a fixed shape: deterministic).
+// partial max / sum in shared memory (a tree with a fixed shape: deterministic). The class
+// counters are 64-bit: C fits in an int, c + XENT_THREADS may not.
 
 #define XENT_THREADS 128
 
@@ -45,18 +46,18 @@ extern "C" __global__ void __launch_bounds__(XENT_THREADS) softmax_xent_forward_
     scalar_t* gr = grad + (long long)row * C;
     const long long target = y[row];
     if (target == ignore_index) {
-        for (int c = threadIdx.x; c < C; c += XENT_THREADS) gr[c] = 0;
+        for (long long c = threadIdx.x; c < C; c += XENT_THREADS) gr[c] = 0;
         if (threadIdx.x == 0) loss[row] = 0;
         return;
     }
     scalar_t m = zr[0];
-    for (int c = threadIdx.x; c < C; c += XENT_THREADS) m = zr[c] > m ? zr[c] : m;
+    for (long long c = threadIdx.x; c < C; c += XENT_THREADS) m = zr[c] > m ? zr[c] : m;
     m = block_reduce<true>(red, m);
     scalar_t s = 0;
-    for (int c = threadIdx.x; c < C; c += XENT_THREADS) s += exp(zr[c] - m);
+    for (long long c = threadIdx.x; c < C; c += XENT_THREADS) s += exp(zr[c] - m);
     s = block_reduce<false>(red, s);
     const scalar_t lse = m + log(s);
-    for (int c = threadIdx.x; c < C; c += XENT_THREADS)
+    for (long long c = threadIdx.x; c < C; c += XENT_THREADS)
         gr[c] = exp(zr[c] - lse) - (c == target ? (scalar_t)1 : (scalar_t)0);
     if (threadIdx.x == 0) loss[row] = lse - zr[target];
 }

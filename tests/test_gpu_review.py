@@ -2,18 +2,28 @@
 the exact CUDA sources, compiled with g++ behind an emulation header (tests/emulator.py).
 
 - max-pool of a window lying wholly in the padding: -inf and index -1, as the CPU path;
+- 32-bit loop counters: every strided loop of every kernel, run at the largest size the
+  launchers accept (INT32_MAX elements) under UBSan, must not overflow;
 """
 from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from minitorch.ops.pool import max_pool_xp, pool_out_size
+from minitorch.cuda import launch, loader
+
+from minitorch.cpu.pool import max_pool_xp
+from minitorch.ops.geometry import Geometry2d
+from minitorch.ops.pool import pool_out_size
 
 try:
-    from emulator import GXX, emulated_get_function
+    from emulator import EMU_HEADER, GXX, emulated_get_function
 except ImportError:   # before the emulator moved into its own helper module
-    from test_kernels_emulated import GXX, emulated_get_function
+    from test_kernels_emulated import EMU_HEADER, GXX, emulated_get_function
 
 needs_gxx = pytest.mark.skipif(GXX is None, reason="g++ not found: kernel emulation skipped")
 DTYPES = [np.float32, np.float64]
@@ -44,7 +54,7 @@ def test_max_pool_window_wholly_in_padding_is_minus_inf_as_on_the_cpu(dtype):
     H = W = 2
     K, S, P, D = 2, 1, 1, 3
     OH = pool_out_size(H, K, S, P, D, False)
-    geom = (K, K, S, S, P, P, D, D, OH, OH)
+    geom = Geometry2d(K, K, S, S, P, P, D, D, OH, OH)
     x = np.random.default_rng(0).standard_normal((2, 3, H, W)).astype(dtype)
     out, idx = _kernel_max_pool(x, geom)
     ref_out, ref_idx = max_pool_xp(x, geom)
@@ -60,9 +70,127 @@ def test_max_pool_partly_padded_windows_still_match_the_cpu():
     geom_in = dict(H=5, W=4, K=3, S=2, P=1, D=2)
     H, W, K, S, P, D = geom_in.values()
     OH, OW = pool_out_size(H, K, S, P, D, True), pool_out_size(W, K, S, P, D, True)
-    geom = (K, K, S, S, P, P, D, D, OH, OW)
+    geom = Geometry2d(K, K, S, S, P, P, D, D, OH, OW)
     x = np.random.default_rng(1).standard_normal((1, 2, H, W))
     out, idx = _kernel_max_pool(x, geom)
     ref_out, ref_idx = max_pool_xp(x, geom)
     np.testing.assert_array_equal(out, ref_out)
     np.testing.assert_array_equal(idx, ref_idx)
+
+
+# --------------------------------------------------------------------------- (3) 64-bit loops
+# The launchers accept arrays of up to INT32_MAX elements (launch.check_int32). A grid-stride
+# loop `for (int i = ...; i < total; i += blockDim.x * gridDim.x)` then overflows on its last
+# step whenever total > INT32_MAX - stride (2,130,706,688 with the 65535 x 256 grid): signed
+# overflow, in practice a wrap to a negative index and a write before the array. Each case
+# below runs ONE emulated thread of the real launch configuration over INT32_MAX elements,
+# compiled with -fsanitize=undefined, in a subprocess. The arrays are lazily mapped
+# (MAP_NORESERVE): only the few pages the thread touches become memory.
+TOTAL = launch.INT32_MAX
+_ONE = "1, 1, 1, 1"
+GRID_STRIDE_CASES = {  # file: {kernel: (buffers, arguments)}; T = TOTAL, buffers of T values
+    "im2col.cu": {"im2col": ("x col", f"x, col, T, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, "
+                                      f"1, 1, 1, 1, 1, 1")},
+    "col2im.cu": {"col2im": ("col x", f"col, x, T, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, "
+                                      f"1, 1, 1, 1, 1, 1")},
+    "pool.cu": {
+        "max_pool2d_forward": ("x y idx", f"x, y, idx, T, {_ONE}, 1, 1, 1, 1, 0, 0, 1, 1"),
+        "max_pool2d_backward": ("gy idx gx", f"gy, idx, gx, T, {_ONE}, 1, 1, 1, 1, 0, 0, 1, 1"),
+        "avg_pool2d_forward": ("x div y", f"x, div, y, T, {_ONE}, 1, 1, 1, 1, 0, 0"),
+        "avg_pool2d_backward": ("gy div gx", f"gy, div, gx, T, {_ONE}, 1, 1, 1, 1, 0, 0"),
+    },
+    "bias_act.cu": {"bias_relu_forward": ("x b y", "x, b, y, T, 1, 1"),
+                    "relu_backward_from_output": ("gy y gx", "gy, y, gx, T")},
+    "batchnorm.cu": {
+        "bn_apply": ("x mean invstd gamma beta y", "x, mean, invstd, gamma, beta, y, T, 1, 1"),
+        "bn_backward_apply": ("gy x mean invstd gamma sgy sgx gx",
+                              "gy, x, mean, invstd, gamma, sgy, sgx, gx, T, 1, 1, T"),
+    },
+    "adam.cu": {"adam_update": ("p g m v", "p, g, m, v, T, 1e-3, 0.9, 0.999, 1e-8, 0.0, 0.1, "
+                                           "0.03, 0")},
+}
+BLOCK_STRIDE_CASES = {  # kernels whose threads stride by the block size over one channel
+    "batchnorm.cu": {
+        "bn_stats": ("x mean var invstd", "x, mean, var, invstd, T, 1, 1, 1e-5"),
+        "bn_backward_reduce": ("gy x mean invstd sgy sgx", "gy, x, mean, invstd, sgy, sgx, "
+                                                           "T, 1, 1"),
+    },
+}
+BN_THREADS = 256   # as #define'd in batchnorm.cu
+
+
+def _driver(filename: str, cases: dict) -> str:
+    """C++ main() running kernel argv[1] as one thread (argv[2..7]: grid, block, thread)."""
+    source = loader.kernel_source(filename)
+    lines = [EMU_HEADER, "#include <cstdio>\n#include <cstdlib>\n#include <cstring>\n"
+             "#include <sys/mman.h>\n", f'#line 1 "kernels/{filename}"', source,
+             "static void* lazy(long long bytes) {",
+             "    void* p = mmap(nullptr, (size_t)bytes, PROT_READ | PROT_WRITE,",
+             "                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);",
+             "    if (p == MAP_FAILED) { std::printf(\"cannot map %lld bytes\\n\", bytes); "
+             "std::exit(77); }",
+             "    return p;", "}",
+             "int main(int argc, char** argv) {",
+             "    const int T = 2147483647;",
+             "    gridDim = {(unsigned)atoi(argv[2]), 1, 1}; blockDim = {(unsigned)atoi(argv[3]), 1, 1};",
+             "    blockIdx = {(unsigned)atoi(argv[4]), 0, 0}; threadIdx = {(unsigned)atoi(argv[5]), 0, 0};",
+             "    emu_barrier = new std::barrier<>(1);   // one thread: barriers pass at once"]
+    for name, (buffers, args) in cases.items():
+        lines.append(f'    if (!std::strcmp(argv[1], "{name}")) {{')
+        for b in buffers.split():
+            ctype = "long long" if b == "idx" else "scalar_t"
+            lines.append(f"        auto* {b} = ({ctype}*)lazy((long long)T * sizeof({ctype}));")
+        lines += [f"        {name}({args});", '        std::printf("ok\\n");', "        return 0;",
+                  "    }"]
+    lines += ['    std::printf("unknown kernel\\n");', "    return 2;", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def _sanitized_binary(filename: str, cases: dict, tmp: Path) -> Path:
+    cpp, exe = tmp / f"{Path(filename).stem}_ubsan.cpp", tmp / f"{Path(filename).stem}_ubsan"
+    cpp.write_text(_driver(filename, cases))
+    cmd = [GXX, "-std=c++20", "-O1", "-pthread", "-fsanitize=undefined",
+           "-fno-sanitize-recover=all", "-Wno-unknown-pragmas", "-Dscalar_t=float", "-o",
+           str(exe), str(cpp)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, f"g++ failed on {filename}:\n{res.stderr[-4000:]}"
+    return exe
+
+
+def _run_one_thread(exe: Path, name: str, grid: int, block: int, bx: int, tx: int):
+    res = subprocess.run([str(exe), name, str(grid), str(block), str(bx), str(tx)],
+                         capture_output=True, text=True, timeout=120)
+    if res.returncode == 77:
+        pytest.skip(f"{name}: {res.stdout.strip()} (lazy mapping refused here)")
+    assert res.returncode == 0 and res.stdout.strip() == "ok", (
+        f"{name} over {TOTAL} elements, thread {tx} of block {bx} of a {grid} x {block} grid: "
+        f"exit {res.returncode}{' (SIGSEGV: an index wrapped)' if res.returncode == -11 else ''}\n"
+        f"{(res.stdout + res.stderr)[-2000:]}")
+
+
+@needs_gxx
+@pytest.mark.parametrize("filename", sorted(GRID_STRIDE_CASES))
+def test_grid_stride_loops_do_not_overflow_at_int32_max(filename, tmp_path):
+    exe = _sanitized_binary(filename, GRID_STRIDE_CASES[filename], tmp_path)
+    (grid,), (block,) = launch.grid_1d(TOTAL)
+    for name in GRID_STRIDE_CASES[filename]:
+        # the last thread of the grid: its final index is the closest to INT32_MAX
+        _run_one_thread(exe, name, grid, block, grid - 1, block - 1)
+
+
+@needs_gxx
+@pytest.mark.parametrize("filename", sorted(BLOCK_STRIDE_CASES))
+def test_block_stride_loops_do_not_overflow_at_int32_max(filename, tmp_path):
+    exe = _sanitized_binary(filename, BLOCK_STRIDE_CASES[filename], tmp_path)
+    for name in BLOCK_STRIDE_CASES[filename]:
+        # thread 0: its last index is INT32_MAX - 255, and + BN_THREADS passes INT32_MAX
+        _run_one_thread(exe, name, 1, BN_THREADS, 0, 0)
+
+
+def test_no_strided_loop_keeps_a_32_bit_counter():
+    """Source check for the loops the runs above cannot reach (softmax's per-class loops write
+    every page of their row): a loop stepping by a thread count counts in 64 bits."""
+    strided = re.compile(r"for \((?:const )?int \w+ = [^;]*threadIdx[^;]*;[^;]*;[^)]*\+=")
+    offenders = [f"{p.name}: {m.group(0)}" for p in sorted(loader._REPO_KERNELS.glob("*.cu"))
+                 for m in strided.finditer(p.read_text())]
+    assert not offenders, "32-bit strided loop counters:\n" + "\n".join(offenders)
