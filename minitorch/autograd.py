@@ -15,6 +15,15 @@ The flow, in one sitting:
    gradients that reach each node before calling its ``backward`` once. Leaves accumulate into
    ``.grad``.
 
+Two safety nets on that path:
+
+* Version counters (see tensor.py): ``apply`` records the version of every input or output
+  whose memory the ctx holds on to; before a node's backward runs, the walk checks that none of
+  them was written in place since, and raises PyTorch's "modified by an inplace operation".
+* NumPy's floating-point warnings are off inside forward and backward (``np.errstate``), so
+  log(0), 0/0 or sqrt(-1) give -inf/nan silently, as in PyTorch; ``detect_anomaly`` is the
+  tool that turns them into errors.
+
 Grad mode and anomaly mode live in ``contextvars`` so threads and async tasks don't share them.
 """
 from __future__ import annotations
@@ -26,6 +35,7 @@ import weakref
 
 import numpy as np
 
+from . import backend
 from .backend import get_array_module
 
 _grad_enabled = contextvars.ContextVar("minitorch_grad_enabled", default=True)
@@ -122,7 +132,8 @@ class Node:
     gradient, or None when no gradient flows there.
     """
 
-    __slots__ = ("fn", "ctx", "next", "input_meta", "created_at", "retained", "__weakref__")
+    __slots__ = ("fn", "ctx", "next", "input_meta", "created_at", "retained", "saved_versions",
+                 "__weakref__")
 
     def __init__(self, fn, ctx, next_, input_meta, created_at=None):
         self.fn = fn
@@ -130,7 +141,21 @@ class Node:
         self.next = next_
         self.input_meta = input_meta  # (shape, dtype) per input, for checks and error messages
         self.created_at = created_at
-        self.retained = None  # the output Tensor, when it called retain_grad()
+        self.retained = None  # a weakref to the output Tensor, when it called retain_grad()
+        self.saved_versions = ()  # (counter, version, shape, dtype) of each tensor ctx holds
+
+    def check_versions(self) -> None:
+        """Refuse to run backward on saved arrays that were overwritten in place since."""
+        for counter, version, shape, dtype in self.saved_versions:
+            if counter.value != version:
+                site = f" (created at {self.created_at})" if self.created_at else ""
+                raise RuntimeError(
+                    f"{self.name()}: one of the variables needed for gradient computation has "
+                    f"been modified by an inplace operation: [{dtype} {list(shape)}] is at "
+                    f"version {counter.value}; expected version {version} instead. Hint: "
+                    f"{self.name()}{site} saved that tensor for its backward and it was written "
+                    "in place afterwards (add_, x[...] = v, copy_, an optimizer step, ...); "
+                    "clone() it first or use an out-of-place op.")
 
     def name(self) -> str:
         return self.fn.__name__
@@ -149,6 +174,27 @@ def _creation_site(stack) -> str:
                                                            "/tensor.py", "<frozen "))]
     frame = frames[-1] if frames else stack[-1]
     return f'File "{frame.filename}", line {frame.lineno}, in {frame.name}: {frame.line}'
+
+
+_ARRAY_TYPES = (np.ndarray,) if backend._cupy is None else (np.ndarray, backend._cupy.ndarray)
+
+
+def _saved_versions(ctx: Context, tensors) -> tuple:
+    """(counter, version, shape, dtype) of each tensor whose memory ctx kept for backward:
+    ``save_for_backward`` arrays and array attributes (also inside tuples/lists), matched by
+    memory overlap, so a saved view of an input counts and a saved copy (a mask) does not."""
+    saved = []
+    for item in (*ctx.saved, *ctx.__dict__.values()):
+        if isinstance(item, _ARRAY_TYPES):
+            saved.append(item)
+        elif isinstance(item, (tuple, list)):
+            saved.extend(a for a in item if isinstance(a, _ARRAY_TYPES))
+    if not saved:
+        return ()
+    xp = get_array_module(*saved)
+    return tuple((t._version_counter, t._version_counter.value, t.data.shape, t.data.dtype)
+                 for t in tensors
+                 if any(s is t.data or xp.may_share_memory(s, t.data) for s in saved))
 
 
 def _check_finite(arrays, what: str, fn_name: str, node_or_site) -> None:
@@ -175,15 +221,18 @@ class Function:
     @classmethod
     def apply(cls, *inputs: "Tensor", **params) -> "Tensor":
         device = inputs[0].device
-        for t in inputs[1:]:
+        for t in inputs:
             if t.device != device:
                 shapes = ", ".join(f"{tuple(t.shape)} on {t.device}" for t in inputs)
                 raise RuntimeError(
                     f"{cls.__name__}: all inputs must be on the same device, got {shapes}")
+            if t._base is not None and t._view_epoch != t._version_counter.rebases:
+                t._refresh_view()  # its base was written in place under grad: new grad_fn
         needs = tuple(t.requires_grad for t in inputs)
         record = any(needs) and _grad_enabled.get()
         ctx = Context(needs if record else (False,) * len(inputs))
-        out = cls.forward(ctx, *[t.data for t in inputs], **params)
+        with np.errstate(all="ignore"):
+            out = cls.forward(ctx, *[t.data for t in inputs], **params)
         if isinstance(out, np.generic):  # NumPy ufuncs turn 0-d arrays into scalars
             out = np.asarray(out)
         anomaly = _anomaly_enabled.get()
@@ -198,7 +247,9 @@ class Function:
             for t in inputs)
         meta = tuple((t.data.shape, t.data.dtype) for t in inputs)
         node = Node(cls, ctx, next_, meta, site)
-        return Tensor._make(out, requires_grad=True, grad_fn=node)
+        result = Tensor._make(out, requires_grad=True, grad_fn=node)
+        node.saved_versions = _saved_versions(ctx, (*inputs, result))
+        return result
 
 
 # --------------------------------------------------------------------------- graph walk
@@ -255,11 +306,11 @@ def register_post_accumulate_grad_hook(tensor: "Tensor", hook) -> HookHandle:
 
 
 def _accumulate_leaf(leaf: "Tensor", grad) -> None:
-    if leaf.grad is None:
+    if leaf._grad is None:
         # A copy: the same array may also flow to other inputs (e.g. both sides of an add).
-        leaf.grad = Tensor._make(grad.copy(), requires_grad=False, grad_fn=None)
+        leaf._grad = Tensor._make(grad.copy(), requires_grad=False, grad_fn=None)
     else:
-        leaf.grad.data = leaf.grad.data + grad
+        leaf._grad.data = leaf._grad.data + grad
     if _post_accumulate_hooks:
         for hook in _post_accumulate_hooks.get(id(leaf), ()):
             hook(leaf)
@@ -278,9 +329,14 @@ def run_backward(root: "Tensor", grad, retain_graph: bool = False) -> None:
     if root.grad_fn is None:
         _accumulate_leaf(root, grad)
         return
-    pending: dict[int, object] = {id(root.grad_fn): grad}
+    with np.errstate(all="ignore"):  # 1/x at 0 is inf, as in PyTorch: no NumPy warnings
+        _walk(root.grad_fn, grad, retain_graph)
+
+
+def _walk(root: Node, grad, retain_graph: bool) -> None:
+    pending: dict[int, object] = {id(root): grad}
     anomaly = _anomaly_enabled.get()
-    for node in _topological_order(root.grad_fn):
+    for node in _topological_order(root):
         grad_out = pending.pop(id(node), None)
         if grad_out is None:
             continue
@@ -288,8 +344,10 @@ def run_backward(root: "Tensor", grad, retain_graph: bool = False) -> None:
             raise RuntimeError(
                 f"{node.name()}: trying to backward through the graph a second time (its saved "
                 "arrays were freed); call backward(retain_graph=True) the first time")
-        if node.retained is not None:
-            _accumulate_leaf(node.retained, grad_out)
+        node.check_versions()
+        retained = node.retained() if node.retained is not None else None
+        if retained is not None:
+            _accumulate_leaf(retained, grad_out)
         grads = _as_grad_tuple(node.name(), node.fn.backward(node.ctx, grad_out), len(node.next))
         if anomaly:
             _check_finite(grads, f"backward (grad_out shape {tuple(grad_out.shape)})",

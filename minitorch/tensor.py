@@ -3,10 +3,28 @@
 ``t.data`` is the raw array (teaching: look inside any time); ``t.grad`` is a Tensor filled by
 ``backward()``; ``t.grad_fn`` is the graph Node that produced ``t`` (None for leaves). Every
 operator and method below only dispatches to a differentiable op in ``minitorch/ops``.
+
+Views and in-place writes follow PyTorch:
+
+* view, reshape (when no copy is needed), flatten, transpose/permute/t/T, squeeze/unsqueeze,
+  expand, basic indexing (ints, slices, None, ...), split/chunk and detach return tensors that
+  share memory with their base, with or without requires_grad.
+* Every in-place write (add_, mul_, ..., zero_, fill_, copy_, ``t[i] = v``, an optimizer step)
+  writes into that memory and bumps a version counter shared by the base and all its views.
+  Ops record the versions of the tensors whose memory they saved for backward; backward
+  refuses to use a saved array that was overwritten since (PyTorch's "modified by an inplace
+  operation" error) instead of computing a wrong gradient.
+* With grad tracked, an in-place op on a non-leaf tensor makes it the output of that op; on a
+  view, the base's grad_fn becomes a ``CopySlices`` node (the base with the view's region
+  replaced), and other views of the base regenerate their grad_fn from it when next used.
+  A leaf that requires grad, or a view of one, refuses in-place ops unless grad mode is off.
+* Writes through the raw array (``t.data[...] = v``) are not tracked, as with PyTorch's
+  ``.data``: that is the escape hatch, with its risks.
 """
 from __future__ import annotations
 
 import numbers
+import weakref
 
 import numpy as np
 
@@ -33,6 +51,20 @@ def _infer_dtype(data, dtype):
     return None
 
 
+class _VersionCounter:
+    """How many in-place writes a piece of memory has seen; shared by a tensor and its views.
+
+    ``rebases`` counts the writes that changed the base's grad_fn: a view whose grad_fn was made
+    at an older count is stale and regenerates it from the base (``Tensor._refresh_view``).
+    """
+
+    __slots__ = ("value", "rebases")
+
+    def __init__(self):
+        self.value = 0
+        self.rebases = 0
+
+
 def _check_can_require_grad(dtype, op: str = "requires_grad") -> None:
     if np.dtype(dtype).kind not in "fc":
         raise RuntimeError(f"{op}: only floating point tensors can require gradients, "
@@ -40,7 +72,11 @@ def _check_can_require_grad(dtype, op: str = "requires_grad") -> None:
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "__weakref__")
+    # _base / _view_ops: for a view, the tensor owning the memory and the (Function, params)
+    # steps that rebuild the view from it; _view_epoch: _version_counter.rebases when this
+    # view's grad_fn was made.
+    __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "_version_counter", "_base",
+                 "_view_ops", "_view_epoch", "__weakref__")
     __array_priority__ = 1000  # numpy scalar (op) Tensor -> Tensor's reflected operator
 
     def __init__(self, data, requires_grad: bool = False, device=None, dtype=None):
@@ -52,19 +88,54 @@ class Tensor:
         if requires_grad:
             _check_can_require_grad(array.dtype, "Tensor")
         self.data = array
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self.requires_grad = bool(requires_grad)
         self.grad_fn = None
+        self._version_counter = _VersionCounter()
+        self._base = self._view_ops = None
+        self._view_epoch = 0
 
     @classmethod
     def _make(cls, array, requires_grad: bool, grad_fn) -> "Tensor":
         """Wrap an array produced by an op, without copying or dtype inference."""
         t = cls.__new__(cls)
         t.data = array
-        t.grad = None
+        t._grad = None
         t.requires_grad = requires_grad
         t.grad_fn = grad_fn
+        t._version_counter = _VersionCounter()
+        t._base = t._view_ops = None
+        t._view_epoch = 0
         return t
+
+    # ------------------------------------------------------------------ grad and version
+    @property
+    def grad(self) -> "Tensor | None":
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        """A gradient must look like its tensor: step() would otherwise broadcast it."""
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError("assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(value).__name__}")
+            what = ((value.shape != self.shape, "size", f"size {list(value.shape)}",
+                     f"size {list(self.shape)}"),
+                    (value.dtype != self.dtype, "type", f"dtype {value.dtype}",
+                     f"dtype {self.dtype}"),
+                    (value.device != self.device, "device", f"device {value.device}",
+                     f"device {self.device}"))
+            for bad, kind, got, want in what:
+                if bad:
+                    raise RuntimeError(f"assigned grad has data of a different {kind}: a gradient "
+                                       f"of {got} for a tensor of {want}")
+        self._grad = value
+
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's memory has seen (PyTorch's ``t._version``)."""
+        return self._version_counter.value
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -203,11 +274,15 @@ class Tensor:
             if grad.shape != self.data.shape:
                 raise RuntimeError(f"backward(): gradient shape {tuple(grad.shape)} does not "
                                    f"match tensor shape {self.shape}")
+        if self._base is not None and self._view_epoch != self._version_counter.rebases:
+            self._refresh_view()
         _autograd.run_backward(self, grad, retain_graph=retain_graph)
 
     def detach(self) -> "Tensor":
-        """Same data (shared memory), cut from the graph."""
-        return Tensor._make(self.data, requires_grad=False, grad_fn=None)
+        """Same data (shared memory and version counter), cut from the graph."""
+        out = Tensor._make(self.data, requires_grad=False, grad_fn=None)
+        out._version_counter = self._version_counter
+        return out
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if not self.is_leaf:
@@ -221,7 +296,9 @@ class Tensor:
     def retain_grad(self) -> None:
         """Ask a non-leaf tensor to keep its ``.grad`` after backward (as PyTorch)."""
         if self.grad_fn is not None:
-            self.grad_fn.retained = self
+            # A weak reference: the tensor holds its node, so a strong one would be a cycle
+            # that keeps every retained activation alive until the cycle collector runs.
+            self.grad_fn.retained = weakref.ref(self)
         elif not self.requires_grad:
             raise RuntimeError("retain_grad(): tensor does not require grad")
 
@@ -230,7 +307,20 @@ class Tensor:
         return _autograd.register_post_accumulate_grad_hook(self, hook)
 
     def zero_(self) -> "Tensor":
-        return self._inplace(_ew.mul, 0.0)
+        return self.fill_(0)
+
+    def fill_(self, value) -> "Tensor":
+        return self._write(Ellipsis, value, "fill_")
+
+    def copy_(self, src) -> "Tensor":
+        """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor's memory;
+        with grad tracked, the gradient flows to ``src``."""
+        return self._write(Ellipsis, src, "copy_")
+
+    def __setitem__(self, index, value) -> None:
+        """``t[index] = value`` with ``t[index]``'s indexing rules; in place (see the module
+        docstring), differentiable with respect to ``value`` and the rest of ``t``."""
+        self._write(index, value, "setitem")
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other): return _ew.add(self, other)
@@ -268,30 +358,108 @@ class Tensor:
     def __rshift__(self, other): return _bw.bitwise_right_shift(self, other)
     def __rrshift__(self, other): return _bw.bitwise_right_shift(other, self)
 
+    # ------------------------------------------------------------------ in-place writes
     def _inplace(self, op, other) -> "Tensor":
-        """In-place forms. Leaves that require grad refuse (their value is what backward
-        differentiates with respect to). Inside a graph, the result is computed out of place
-        and rebound to this Tensor, so arrays saved by earlier ops stay intact."""
-        from .autograd import is_grad_enabled
-        if self.is_leaf and self.requires_grad and is_grad_enabled():
-            raise RuntimeError(f"in-place {op.__name__}: a leaf tensor that requires grad "
-                               f"(shape {self.shape}) can't be modified in place; wrap it in "
-                               "mt.no_grad() or use an out-of-place op")
-        result = op(self, other)
-        if not np.can_cast(result.dtype, self.dtype, casting="same_kind"):
-            raise RuntimeError(f"in-place {op.__name__}: result dtype {result.dtype} can't be "
-                               f"stored in a tensor of dtype {self.dtype} (shape {self.shape})")
-        tracks = result.requires_grad
-        writable = getattr(self.data.flags, "writeable", True)  # expand() gives read-only views
-        if not tracks and writable and result.dtype == self.dtype and result.shape == self.shape:
-            self.data[...] = result.data  # true in-place: views of self see the change
+        """``self op= other``: op runs out of place, then its result is written into self's
+        memory. With grad tracked, op sees a copy of self's old value (op may save it for its
+        backward, and the write would overwrite it) and self becomes op's output."""
+        name = op.__name__ + "_"
+        tracked = _autograd.is_grad_enabled() and (
+            self.requires_grad or getattr(other, "requires_grad", False))
+        self._check_inplace(name)
+        if tracked:
+            if self._base is not None and self._view_epoch != self._version_counter.rebases:
+                self._refresh_view()
+            old = Tensor._make(self.data.copy(), self.requires_grad, self.grad_fn)
+            result = op(old, other)
         else:
-            if result.shape != self.shape:
-                raise RuntimeError(f"in-place {op.__name__}: result shape {result.shape} can't "
-                                   f"be stored in a tensor of shape {self.shape}")
-            self.data = result.data.astype(self.dtype, copy=False)
-            self.grad_fn, self.requires_grad = result.grad_fn, result.requires_grad
+            result = op(self, other)
+        if result.shape != self.shape:
+            raise RuntimeError(f"{name}: the result of shape {result.shape} doesn't match the "
+                               f"shape {self.shape} of the tensor written in place")
+        if not np.can_cast(result.dtype, self.dtype, casting="same_kind"):
+            raise RuntimeError(f"{name}: result type {result.dtype} can't be cast to the "
+                               f"desired output type {self.dtype} (shape {self.shape})")
+        if not tracked:
+            self.data[...] = result.data
+            self._version_counter.value += 1
+        elif self._base is None:  # self simply becomes op's output
+            if result.dtype != self.dtype:
+                result = _ew.cast(result, self.dtype)
+            self.data[...] = result.data
+            self.grad_fn, self.requires_grad = result.grad_fn, True
+            self._bump(rebased=True)
+        else:
+            self._write_view(Ellipsis, result)
         return self
+
+    def _write(self, index, value, name: str) -> "Tensor":
+        """``self[index] = value`` for setitem, copy_ and fill_ (index is then ``...``)."""
+        self._check_inplace(name)
+        if not isinstance(value, Tensor):
+            value = Tensor._make(array_module(self.device).asarray(
+                to_device(value, self.device), dtype=self.dtype), False, None)
+        elif value.device != self.device:
+            value = value.to(self.device)
+        target, rest = _shape.split_index(self, index)  # a view of self, and what is left
+        if not (_autograd.is_grad_enabled() and (target.requires_grad or value.requires_grad)):
+            try:
+                target.data[rest] = value.data
+            except ValueError as exc:
+                raise RuntimeError(f"{name}: can't write a value of shape {value.shape} into a "
+                                   f"tensor of shape {self.shape} at index {index!r}: {exc}"
+                                   ) from None
+            self._version_counter.value += 1
+        else:
+            target._write_view(rest, value)
+        return self
+
+    def _write_view(self, index, value: "Tensor") -> None:
+        """With grad tracked: write ``value`` at ``self[index]`` into the base's memory, and
+        make the base's grad_fn a CopySlices node (the base with that region replaced)."""
+        base = self if self._base is None else self._base
+        out = _shape.CopySlices.apply(base, value, steps=self._view_ops or (), index=index)
+        base.grad_fn, base.requires_grad = out.grad_fn, True
+        self._bump(rebased=True)
+        if self is not base:
+            self._refresh_view()
+
+    def _bump(self, rebased: bool) -> None:
+        counter = self._version_counter
+        counter.value += 1
+        if rebased:
+            counter.rebases += 1
+
+    def _check_inplace(self, name: str) -> None:
+        """PyTorch's refusals: leaves (or views of leaves) that require grad while grad mode
+        is on, and memory that is read-only or where elements overlap (expand)."""
+        if _autograd.is_grad_enabled():
+            if self.is_leaf and self.requires_grad and self._base is None:
+                raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in "
+                                   f"an in-place operation (shape {self.shape}); wrap it in "
+                                   "mt.no_grad() or use an out-of-place op")
+            base = self._base
+            if base is not None and base.is_leaf and base.requires_grad:
+                raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is "
+                                   f"being used in an in-place operation (view of shape "
+                                   f"{self.shape}, leaf of shape {base.shape})")
+        if not getattr(self.data.flags, "writeable", True):
+            if 0 in self.data.strides and self.data.size > 1:
+                raise RuntimeError(f"{name}: unsupported operation: more than one element of the "
+                                   "written-to tensor refers to a single memory location "
+                                   f"(an expanded tensor of shape {self.shape}). Please clone() "
+                                   "the tensor before performing the operation.")
+            raise RuntimeError(f"{name}: the tensor's memory (shape {self.shape}) is read-only; "
+                               "clone() it first")
+
+    def _refresh_view(self) -> None:
+        """Regenerate a stale view's grad_fn by replaying its view steps on its base."""
+        with _autograd.enable_grad():
+            fresh = self._base
+            for fn, params in self._view_ops:
+                fresh = fn.apply(fresh, **params)
+        self.grad_fn, self.requires_grad = fresh.grad_fn, fresh.requires_grad
+        self._view_epoch = self._version_counter.rebases
 
     def __iadd__(self, other): return self._inplace(_ew.add, other)
     def __isub__(self, other): return self._inplace(_ew.sub, other)

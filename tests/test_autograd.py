@@ -220,20 +220,30 @@ def test_requires_grad_needs_float():
 def test_inplace_on_leaf_requiring_grad_raises():
     x = mt.randn(3, requires_grad=True)
     for op in (lambda t: t.add_(1), lambda t: t.mul_(2), lambda t: t.__iadd__(1)):
-        with pytest.raises(RuntimeError, match=r"leaf tensor that requires grad \(shape \(3,\)\)"):
+        with pytest.raises(RuntimeError, match=r"a leaf Variable that requires grad is being "
+                                               r"used in an in-place operation \(shape \(3,\)\)"):
             op(x)
 
 
 def test_inplace_on_non_leaf_gives_correct_grads():
     a = f64(0.2, -0.5, 1.0)
-    y = a.exp()  # Exp saved its output array; the in-place op must not corrupt it
-    y *= 2
+    y = a * 2  # Mul saved a, not its output: y may be written in place
+    y *= a  # the Mul here saves y's old value (a copy), which the write must not corrupt
     y += a
-    loss = y * a  # (2 e^a + a) a, derivative 2 e^a (1 + a) + 2 a
+    loss = y * a  # (2 a^2 + a) a, derivative 6 a^2 + 2 a
     loss.backward(mt.ones(3, dtype=mt.float64))
     av = a.detach().numpy()
-    np.testing.assert_allclose(a.grad.numpy(), 2 * np.exp(av) * (1 + av) + 2 * av, rtol=1e-12)
-    assert not y.is_leaf
+    np.testing.assert_allclose(a.grad.numpy(), 6 * av ** 2 + 2 * av, rtol=1e-12)
+    assert not y.is_leaf and y._version == 2
+
+
+def test_inplace_on_a_saved_output_raises_instead_of_a_wrong_grad():
+    a = f64(0.2, -0.5, 1.0)
+    y = a.exp()  # Exp saved its output array: the in-place op overwrites it
+    y *= 2
+    with pytest.raises(RuntimeError, match=r"^Exp: one of the variables needed for gradient "
+                                           r"computation has been modified by an inplace"):
+        (y * a).backward(mt.ones(3, dtype=mt.float64))
 
 
 def test_inplace_under_no_grad_mutates_views():

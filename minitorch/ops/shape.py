@@ -8,8 +8,11 @@ gradient back to where the value came from:
     expand   -> sum over the broadcast dims        getitem -> write it into zeros of the input
     cat      -> slice it into the pieces           pad     -> slice away the padding
 
-Where NumPy can, the forward returns a view (no copy), like PyTorch's views; ``view`` is the
-same as ``reshape`` here: NumPy copies when no view exists, where PyTorch would raise.
+View semantics are PyTorch's (see tensor.py): reshape, flatten, squeeze, unsqueeze, permute,
+transpose, expand and basic indexing return views when the memory allows (``_as_view`` marks
+them: shared version counter, base, and the steps to rebuild them); ``view`` raises where no
+view exists, ``reshape`` then copies. Advanced indexing copies. ``CopySlices`` is the in-place
+write of a region of a base (``t[i] = v``, ``view.add_(w)``) with its backward.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import operator
 import numpy as np
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import Context, Function
 from ..backend import device_of, get_array_module, normalize_device
 from ..tensor import Tensor
 from .elementwise import unbroadcast
@@ -49,6 +52,43 @@ def _sizes(op: str, sizes: tuple) -> tuple[int, ...]:
         return tuple(operator.index(s) for s in sizes)
     except TypeError:
         raise TypeError(f"{op}: sizes must be ints, got {sizes!r}") from None
+
+
+def _as_view(x: Tensor, out: Tensor, fn, **params) -> Tensor:
+    """Mark ``out = fn.apply(x, **params)`` as a view of x when its memory is x's (NumPy's
+    reshape copies when it must): shared version counter, the base that owns the memory, and
+    the (Function, params) steps that rebuild it from the base."""
+    if out is x or not get_array_module(x.data).may_share_memory(out.data, x.data):
+        return out
+    out._version_counter = x._version_counter
+    out._base = x if x._base is None else x._base
+    out._view_ops = (x._view_ops or ()) + ((fn, params),)
+    out._view_epoch = x._version_counter.rebases
+    return out
+
+
+def _reshaped(x: Tensor, shape: tuple) -> Tensor:
+    return x if shape == x.shape else _as_view(x, Reshape.apply(x, shape=shape), Reshape,
+                                               shape=shape)
+
+
+def _region(array, steps: tuple):
+    """Replay view ``steps`` on an array: the region of it that the view covers (a view)."""
+    region = array
+    for fn, params in steps:
+        region = fn.forward(Context((False,)), region, **params)
+    if region.size and not get_array_module(array).may_share_memory(region, array):
+        raise RuntimeError(f"in-place write: the view's memory is no longer its base's (shape "
+                           f"{tuple(array.shape)}); was the base's .data rebound?")
+    return region
+
+
+def _empty_with_layout(xp, shape: tuple, strides: tuple, dtype):
+    """An empty array whose dims lie in memory in the order of ``strides`` (NumPy's
+    ``empty_like(order="K")`` without the template array): views of the template stay views."""
+    outer_first = sorted(range(len(shape)), key=lambda i: -abs(strides[i]))
+    buf = xp.empty(tuple(shape[i] for i in outer_first), dtype=dtype)
+    return buf.transpose(tuple(int(i) for i in np.argsort(outer_first)))
 
 
 def _along(axis: int, index) -> tuple:
@@ -93,13 +133,20 @@ def _infer_shape(op: str, x: Tensor, shape: tuple) -> tuple[int, ...]:
 def reshape(x: Tensor, *shape) -> Tensor:
     """``reshape(x, 2, -1)`` or ``reshape(x, (2, -1))``; one -1 is inferred."""
     shape = _infer_shape("reshape", x, _sizes("reshape", shape))
-    return x if shape == x.shape else Reshape.apply(x, shape=shape)
+    return _reshaped(x, shape)
 
 
 def view(x: Tensor, *shape) -> Tensor:
-    """Same as ``reshape`` (NumPy returns a view when one exists, else a copy)."""
+    """Like ``reshape``, but always a view of x's memory: raises where that needs a copy."""
     shape = _infer_shape("view", x, _sizes("view", shape))
-    return x if shape == x.shape else Reshape.apply(x, shape=shape)
+    out = _reshaped(x, shape)
+    if out._base is None and out is not x and x.numel():
+        raise RuntimeError(f"view: view size is not compatible with input tensor's size and "
+                           f"stride (at least one dimension spans across two contiguous "
+                           f"subspaces): input of shape {x.shape} with strides "
+                           f"{tuple(st // x.data.itemsize for st in x.data.strides)}, view "
+                           f"shape {shape}. Use .reshape(...) instead.")
+    return out
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -110,9 +157,9 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         raise ValueError(f"flatten: start_dim {start_dim} must not come after end_dim {end_dim} "
                          f"(tensor of shape {x.shape})")
     if x.ndim == 0:
-        return Reshape.apply(x, shape=(1,))
+        return _reshaped(x, (1,))
     shape = x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
-    return x if shape == x.shape else Reshape.apply(x, shape=shape)
+    return _reshaped(x, shape)
 
 
 def squeeze(x: Tensor, dim=None) -> Tensor:
@@ -124,13 +171,14 @@ def squeeze(x: Tensor, dim=None) -> Tensor:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
         axes = [normalize_dim("squeeze", d, x.ndim, x.shape) for d in dims]
     shape = tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1))
-    return x if shape == x.shape else Reshape.apply(x, shape=shape)
+    return _reshaped(x, shape)
 
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
     """Insert a size-1 dim at position ``dim`` (in [-ndim-1, ndim])."""
     d = normalize_dim("unsqueeze", dim, x.ndim, x.shape, extra=1)
-    return Reshape.apply(x, shape=x.shape[:d] + (1,) + x.shape[d:])
+    shape = x.shape[:d] + (1,) + x.shape[d:]
+    return _as_view(x, Reshape.apply(x, shape=shape), Reshape, shape=shape)
 
 
 # --------------------------------------------------------------------------- permute family
@@ -151,7 +199,7 @@ def permute(x: Tensor, *dims) -> Tensor:
     if sorted(dims) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of a "
                          f"tensor of shape {x.shape}")
-    return Permute.apply(x, dims=dims)
+    return _as_view(x, Permute.apply(x, dims=dims), Permute, dims=dims)
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -161,7 +209,8 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     dims = list(range(x.ndim))
     if x.ndim:
         dims[d0], dims[d1] = dims[d1], dims[d0]
-    return Permute.apply(x, dims=tuple(dims))
+    dims = tuple(dims)
+    return _as_view(x, Permute.apply(x, dims=dims), Permute, dims=dims)
 
 
 # --------------------------------------------------------------------------- expand, copies
@@ -197,7 +246,8 @@ def expand(x: Tensor, *sizes) -> Tensor:
             raise ValueError(f"expand: the expanded size {s} must match the existing size {n} "
                              f"at non-singleton dim {i - lead} (tensor shape {x.shape}, sizes "
                              f"{sizes})")
-    return Expand.apply(x, shape=tuple(shape))
+    shape = tuple(shape)
+    return _as_view(x, Expand.apply(x, shape=shape), Expand, shape=shape)
 
 
 class Identity(Function):
@@ -226,7 +276,7 @@ def clone(x: Tensor) -> Tensor:
 
 # --------------------------------------------------------------------------- indexing
 class GetItem(Function):
-    """x[index] with NumPy's indexing rules (PyTorch's, plus negative slice steps).
+    """x[index] with NumPy's rules; ``getitem`` below turns PyTorch's rules into two of these.
 
     Backward writes g into zeros of the input's shape at the same index. With integer arrays
     an index can repeat (x[[0, 0]]): plain assignment would keep only one of the two gradients,
@@ -272,48 +322,151 @@ def _describe(index) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
-def _convert_index(x: Tensor, index) -> tuple[tuple, bool]:
-    """User index -> a tuple of xp-ready items, and whether it contains an integer array."""
-    xp = get_array_module(x.data)
-    items = index if isinstance(index, tuple) else (index,)
-    out, advanced = [], False
+_FULL = slice(None)
+
+
+def _index_item(x: Tensor, it):
+    """One user index item -> an int, a slice, None, Ellipsis, a Python bool, or an integer or
+    bool xp array (a copy: the index must not change under a saved GetItem)."""
+    if it is None or it is Ellipsis or isinstance(it, slice):
+        return it
+    if isinstance(it, (bool, np.bool_)):
+        return bool(it)
+    if isinstance(it, (int, np.integer)):
+        return int(it)
+    if isinstance(it, Tensor):
+        it = it.data.copy()
+    elif isinstance(it, (list, tuple)):
+        it = np.asarray(it)
+        if it.size == 0:
+            it = it.astype(np.int64)  # x[[]] selects nothing (NumPy would see float64)
+    if not hasattr(it, "dtype") or it.dtype.kind not in "biu":
+        kind = getattr(getattr(it, "dtype", None), "name", type(it).__name__)
+        raise TypeError(f"getitem: invalid index {kind} for a tensor of shape {x.shape}: "
+                        "use ints, slices, None, ..., integer or bool tensors/lists")
+    if it.ndim == 0:  # a 0-d tensor index acts as an int or a bool, as in PyTorch
+        return bool(it) if it.dtype.kind == "b" or it.dtype == np.uint8 else int(it)
+    if it.dtype == np.uint8:
+        it = it.astype(np.bool_)  # PyTorch's (deprecated) uint8 masks
+    return get_array_module(x.data).asarray(backend.to_device(it, device_of(x.data)))
+
+
+def _split_index(x: Tensor, index) -> tuple[tuple, tuple | None, bool]:
+    """PyTorch's indexing as two NumPy indexes: a basic one (ints, slices, None, ...), then an
+    advanced one (index arrays) on the dims that are left.
+
+    PyTorch applies ints as ``select`` first, so an int never counts as an advanced index:
+    ``x[1, :, idx]`` puts idx's dims in place of its own (one block of adjacent index arrays),
+    where NumPy, seeing the int and idx as separated advanced indexes, would move them first.
+    A bool scalar adds a dim of size 1 indexed by [0] (True) or [] (False); a k-dim bool mask
+    covers k dims. Returns (basic, advanced or None, whether advanced has integer arrays).
+    """
+    items = [_index_item(x, it) for it in (index if isinstance(index, tuple) else (index,))]
+    def dims_covered(it) -> int:
+        if hasattr(it, "dtype"):
+            return it.ndim if it.dtype == np.bool_ else 1
+        return 1 if isinstance(it, (int, slice)) and not isinstance(it, bool) else 0
+    consumed = sum(dims_covered(it) for it in items)
+    if sum(it is Ellipsis for it in items) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if consumed > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim}")
+    basic, advanced, has_arrays, has_ints = [], [], False, False
     for it in items:
-        if it is None or it is Ellipsis or isinstance(it, slice):
-            out.append(it)
-            continue
-        if isinstance(it, (bool, np.bool_)):
-            out.append(bool(it))
-            continue
-        if isinstance(it, (int, np.integer)):
-            out.append(int(it))
-            continue
-        if isinstance(it, Tensor):
-            it = it.data
-        elif isinstance(it, (list, tuple)):
-            it = np.asarray(it)
-            if it.size == 0:
-                it = it.astype(np.int64)  # x[[]] selects nothing (NumPy would see float64)
-        if not hasattr(it, "dtype") or it.dtype.kind not in "biu":
-            kind = getattr(getattr(it, "dtype", None), "name", type(it).__name__)
-            raise TypeError(f"getitem: invalid index {kind} for a tensor of shape {x.shape}: "
-                            "use ints, slices, None, ..., integer or bool tensors/lists")
-        it = xp.asarray(backend.to_device(it, device_of(x.data)))
-        advanced = advanced or it.dtype.kind in "iu"  # bool masks alone can't repeat
-        out.append(it)
-    if not any(it is Ellipsis for it in out):
-        out.append(Ellipsis)  # so x[0] of a 1-d array is a 0-d array, not a NumPy scalar
-    return tuple(out), advanced
+        if it is Ellipsis:
+            basic.append(Ellipsis)
+            advanced.extend([_FULL] * (x.ndim - consumed))
+        elif isinstance(it, bool):
+            basic.append(None)
+            advanced.append(np.arange(1 if it else 0))
+            has_arrays = has_ints = True
+        elif it is None or isinstance(it, slice):
+            basic.append(it)
+            advanced.append(_FULL)
+        elif isinstance(it, int):
+            basic.append(it)
+        else:  # an integer array covers one dim, a bool mask its ndim dims
+            basic.extend([_FULL] * dims_covered(it))
+            advanced.append(it)
+            has_arrays = True
+            has_ints = has_ints or it.dtype != np.bool_
+    if Ellipsis not in basic:
+        basic.append(Ellipsis)  # so x[0] of a 1-d array is a 0-d array, not a NumPy scalar
+    if not has_arrays:
+        return tuple(basic), None, False
+    xp = get_array_module(x.data)
+    advanced = [xp.asarray(a) if isinstance(a, np.ndarray) and xp is not np else a
+                for a in advanced]
+    return tuple(basic), tuple(advanced), has_ints
+
+
+def _basic_view(x: Tensor, basic: tuple) -> Tensor:
+    if all(it is Ellipsis or it == _FULL for it in basic):
+        return x
+    return _as_view(x, GetItem.apply(x, index=basic, advanced=False), GetItem, index=basic,
+                    advanced=False)
 
 
 def getitem(x: Tensor, index) -> Tensor:
-    """``x[index]``: ints, slices (any step), None, ..., integer/bool tensors, lists or arrays,
-    and tuples of these. Integer arrays and bool masks copy; ints, slices, None, ... give views."""
-    idx, advanced = _convert_index(x, index)
+    """``x[index]`` with PyTorch's rules: ints, slices (any step; PyTorch refuses negative
+    ones), None, ..., integer/bool tensors, lists or arrays, and tuples of these. Ints, slices,
+    None and ... give views; index arrays and bool masks copy."""
     try:
-        return GetItem.apply(x, index=idx, advanced=advanced)
+        basic, advanced, has_ints = _split_index(x, index)
+        out = _basic_view(x, basic)
+        if advanced is not None:
+            out = GetItem.apply(out, index=advanced, advanced=has_ints)
+        return out
     except IndexError as exc:
         raise IndexError(f"getitem: {exc} (tensor of shape {x.shape}, index "
                          f"{_describe(index)})") from None
+
+
+def split_index(x: Tensor, index) -> tuple[Tensor, object]:
+    """For ``x[index] = v``: the view of x that the basic part selects, and the advanced index
+    to write at inside it (``...`` when there is none)."""
+    try:
+        basic, advanced, _ = _split_index(x, index)
+    except IndexError as exc:
+        raise IndexError(f"setitem: {exc} (tensor of shape {x.shape}, index "
+                         f"{_describe(index)})") from None
+    return _basic_view(x, basic), Ellipsis if advanced is None else advanced
+
+
+class CopySlices(Function):
+    """``base[steps][index] = src``, written into the base's own memory: the in-place write
+    of a view or of ``t[index] = v`` (PyTorch's name). ``steps`` rebuild the view from the
+    base (``Tensor._view_ops``); the output is the base's array itself.
+
+    Backward: the base's gradient is g with the written region zeroed (those values were
+    replaced); src's gradient is g's region, summed over the dims src was broadcast along.
+    """
+
+    @staticmethod
+    def forward(ctx, base, src, steps, index):
+        ctx.steps, ctx.index, ctx.src_shape = steps, index, src.shape
+        ctx.base_strides = base.strides
+        try:
+            _region(base, steps)[index] = src
+        except ValueError as exc:
+            raise RuntimeError(f"setitem: can't write a value of shape {tuple(src.shape)} into "
+                               f"a tensor of shape {tuple(base.shape)}: {exc}") from None
+        return base
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = get_array_module(g)
+        g_base = g_src = None
+        if ctx.needs_input_grad[0]:
+            g_base = _empty_with_layout(xp, g.shape, ctx.base_strides, g.dtype)
+            g_base[...] = g
+            _region(g_base, ctx.steps)[ctx.index] = 0
+        if ctx.needs_input_grad[1]:
+            g_src = _region(g, ctx.steps)[ctx.index]
+            if g_src.ndim < len(ctx.src_shape):  # src had extra leading 1s
+                g_src = g_src.reshape((1,) * (len(ctx.src_shape) - g_src.ndim) + g_src.shape)
+            g_src = unbroadcast(g_src, ctx.src_shape)
+        return g_base, g_src
 
 
 # --------------------------------------------------------------------------- cat, stack
@@ -413,7 +566,7 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]
                              f"{x.shape}, dim {axis})")
         sizes = [size] * (n // size) + ([n % size] if n % size else []) if n else [0]
     starts = np.cumsum([0] + sizes).tolist()
-    return tuple(getitem(x, _along(axis, slice(starts[i], starts[i + 1])))
+    return tuple(_basic_view(x, _along(axis, slice(starts[i], starts[i + 1])) + (Ellipsis,))
                  for i in range(len(sizes)))
 
 

@@ -83,9 +83,22 @@ class Optimizer:
             return closure()
 
     def _params_with_grad(self, group: dict):
+        """(param, its array, its grad's array) for each param with a grad, for step() to
+        update in place. Counts as an in-place write of the param: backward through a graph
+        that saved the old value then raises instead of using the new one."""
         for p in group["params"]:
-            if p.grad is not None:
-                yield p, p.data, p.grad.data
+            grad = p.grad
+            if grad is None:
+                continue
+            g = grad.data
+            if g.shape != p.data.shape or g.dtype != p.data.dtype:
+                # p.grad is checked when assigned; p.grad.data can still be rebound by hand.
+                raise RuntimeError(f"{type(self).__name__}.step: a parameter of shape "
+                                   f"{tuple(p.data.shape)} and dtype {p.data.dtype} has a grad "
+                                   f"of shape {tuple(g.shape)} and dtype {g.dtype}; they must "
+                                   "match (step() would broadcast it)")
+            p._version_counter.value += 1
+            yield p, p.data, g
 
     def _buffer(self, state: dict, name: str, like, fill: float = 0.0):
         """state[name]: a Tensor of ``fill`` shaped like the parameter, created on first use."""
