@@ -32,7 +32,8 @@ import numpy as np
 from . import __version__
 from .autograd import AnomalyError, detect_anomaly, no_grad
 from .backend import cuda_unavailable_reason, get_array_module, to_device, to_numpy
-from .checkpoint import CheckpointDir, CheckpointError, rng_states, set_rng_states
+from .checkpoint import (CheckpointDir, CheckpointError, RunLock, check_writable,
+                         remove_partial_writes_of, rng_states, set_rng_states, unreadable_reason)
 from .data import MNIST, DataLoader, FashionMNIST, Subset, random_split
 from .data.mnist import DataError
 from .models import UnknownModelError, available, get_model
@@ -254,8 +255,9 @@ RUN_DEFINING = ("model", "dataset", "epochs", "batch_size", "optimizer", "lr", "
                 "plateau_patience", "seed", "val_split", "early_stopping", "limit_train")
 
 
-def _checkpoint_dirs(args, out):
-    """(where to resume from, where to write checkpoints): CheckpointDirs or None."""
+def _checkpoint_dirs(args, out, locks: contextlib.ExitStack):
+    """(where to resume from, where to write checkpoints): CheckpointDirs or None. Each is
+    locked for the rest of the run (``locks``) before anything in it is touched."""
     if args.checkpoint_every is not None and not (args.checkpoint_dir or args.resume):
         raise CLIError("--checkpoint-every needs --checkpoint-dir DIR")
     source = CheckpointDir(args.resume, args.keep_checkpoints) if args.resume else None
@@ -263,7 +265,10 @@ def _checkpoint_dirs(args, out):
     target = CheckpointDir(target_dir, args.keep_checkpoints) if target_dir else None
     if source is not None and not source.directory.is_dir():
         raise CLIError(f"--resume {args.resume}: no such directory")
-    for d in {id(x): x for x in (source, target) if x is not None}.values():
+    if target is not None:
+        target.prepare(nbytes=0)  # create it; the size check follows once the model is built
+    for d in {str(x.directory.resolve()): x for x in (source, target) if x is not None}.values():
+        locks.enter_context(d.lock())
         removed = d.remove_partial_writes()
         if removed:
             print(f"removed {len(removed)} unfinished checkpoint write(s) left in {d.directory} "
@@ -274,6 +279,29 @@ def _checkpoint_dirs(args, out):
                        f"another run (step-{target.steps()[-1]:08d}.safetensors); pass --resume "
                        f"{target.directory} to continue that run, or choose an empty directory")
     return source, target
+
+
+def _prepare_save(args, out, locks: contextlib.ExitStack) -> None:
+    """--save PATH: its directory must exist and PATH must not be one; lock PATH for the run and
+    delete the temporary files an interrupted write to it left behind."""
+    path = Path(args.save)
+    parent = path.parent
+    if not parent.is_dir():
+        raise CLIError(f"--save {args.save}: the directory {parent} does not exist"
+                       + (" (it is a file)" if parent.exists() else ""))
+    if path.is_dir():
+        raise CLIError(f"--save {args.save}: is a directory; give a file name")
+    locks.enter_context(RunLock(parent / f".{path.name}.lock", f"--save {args.save}"))
+    removed = remove_partial_writes_of(path)
+    if removed:
+        print(f"removed {len(removed)} unfinished write(s) of {path} left by an interrupted run: "
+              f"{', '.join(removed)}", file=out)
+
+
+def _checkpoint_bytes(model) -> int:
+    """About one checkpoint's size: the weights, and as much again twice for an optimizer's
+    per-parameter state (Adam's two moments), plus the metadata."""
+    return 3 * sum(int(v.data.nbytes) for v in model.state_dict().values()) + (1 << 16)
 
 
 def _restore(args, source, model, optimizer, scheduler, loader, generators) -> tuple:
@@ -288,6 +316,9 @@ def _restore(args, source, model, optimizer, scheduler, loader, generators) -> t
                        f"arguments ({'; '.join(changed)}); repeat the interrupted command's "
                        "arguments")
     try:
+        if state["loader"]["position"] > len(loader):
+            raise ValueError(f"the loader position {state['loader']['position']} is beyond the "
+                             f"{len(loader)} batches of an epoch")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None:
@@ -295,11 +326,8 @@ def _restore(args, source, model, optimizer, scheduler, loader, generators) -> t
         loader.load_state_dict(state["loader"])
         set_rng_states(state["rng"], generators)
         loop = dict(state["loop"])
-        missing = {"epoch", "step", "sums", "best_val", "since_best", "history",
-                   "stopped"} - set(loop)
-        if missing:
-            raise KeyError(f"loop counters {sorted(missing)} missing")
-    except (RuntimeError, ValueError, TypeError, KeyError) as exc:  # hand-edited or foreign
+    # hand-edited or foreign: check_state vetted the entries' types, the objects check the rest
+    except (RuntimeError, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
         raise CheckpointError(f"--resume: {path} does not fit this run: "
                               + " ".join(str(exc).split())) from None
     if loop["sums"] is not None:  # partial-epoch sums back on the batches' device
@@ -331,18 +359,31 @@ def _load_datasets(args, normalize=True):
 
 
 def run_train(args, out=None) -> int:
-    from . import random as mt_random
-
     out = out or sys.stdout
     _check_device(args.device)
     if args.early_stopping is not None and args.val_split <= 0:
         raise CLIError("--early-stopping needs a validation set: pass --val-split FRACTION")
     if args.plot:
         _check_plot(args)  # before training, not after it
-    source, target = _checkpoint_dirs(args, out)
+    with contextlib.ExitStack() as locks:
+        return _run_train(args, out, locks)
+
+
+def _run_train(args, out, locks) -> int:
+    from . import random as mt_random
+
+    source, target = _checkpoint_dirs(args, out, locks)
+    if args.save:
+        _prepare_save(args, out, locks)
     mt_random.manual_seed(args.seed)  # weight init
+    np.random.seed(args.seed)  # NumPy's legacy global generator: a user's model may draw from it
     model = get_model(args.model)
     model.to(args.device)
+    # A read-only place or a full disk fails now, not after the first epoch's training time.
+    for where, flag in ((target.directory if target else None, "--checkpoint-dir"),
+                        (Path(args.save).parent if args.save else None, "--save")):
+        if where is not None:
+            check_writable(where, _checkpoint_bytes(model), f"{flag} {where}")
 
     train_full, test_set = _load_datasets(args)
     train_pool = _first(train_full, args.limit_train)
@@ -483,7 +524,11 @@ def _train_and_evaluate(args, epoch, run, loop, after_step, out) -> None:
                                "history": loop["history"]}}
         if scheduler is not None:
             checkpoint["scheduler"] = scheduler.state_dict()
-        save(checkpoint, args.save)
+        try:
+            save(checkpoint, args.save)
+        except OSError as exc:
+            raise CLIError(f"--save {args.save}: can't write the checkpoint: "
+                           f"{exc.strerror or exc}") from None
     if scheduler is not None:
         if args.scheduler == "plateau":
             scheduler.step(metrics["val_acc"] if val_loader is not None else loss)
@@ -504,6 +549,9 @@ def run_eval(args, out=None) -> int:
         path, checkpoint = CheckpointDir(path).load_latest()
         print(f"evaluating {path}", file=out)
     else:
+        reason = unreadable_reason(path) if path.exists() or path.is_symlink() else None
+        if reason is not None:  # a FIFO would block the read, a directory is no checkpoint
+            raise CLIError(f"--checkpoint {path} {reason}")
         checkpoint = load(path)
     if not isinstance(checkpoint, dict) or "meta" not in checkpoint or "model" not in checkpoint:
         raise CLIError(f"{args.checkpoint} is a safetensors file but not a minitorch training "
@@ -513,7 +561,13 @@ def run_eval(args, out=None) -> int:
             or meta.get("dataset") not in DATASETS or not isinstance(checkpoint["model"], dict):
         raise CLIError(f"{args.checkpoint}: damaged checkpoint: 'meta' must name the model and "
                        f"a dataset in {sorted(DATASETS)}, and 'model' must be a state_dict")
-    model = get_model(meta["model"], **meta.get("model_kwargs", {}))
+    kwargs = meta.get("model_kwargs", {})
+    _check_model_kwargs(args.checkpoint, meta["model"], kwargs, checkpoint["model"])
+    try:
+        model = get_model(meta["model"], **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise CLIError(f"{args.checkpoint}: its model_kwargs {kwargs!r} don't build the model "
+                       f"{meta['model']!r}: {exc}") from None
     try:
         model.load_state_dict(checkpoint["model"])
     except (RuntimeError, ValueError, TypeError) as exc:
@@ -541,6 +595,33 @@ def run_eval(args, out=None) -> int:
     for c in range(k):
         print(f"  {c:>2} " + "".join(f"{v:>{width}}" for v in cm[c]), file=out)
     return 0
+
+
+def _check_model_kwargs(where, name: str, kwargs, weights: dict) -> None:
+    """Refuse ``model_kwargs`` that can't describe the stored weights, *before* building the
+    model: plain values only, and no size larger than the weights the file holds. Every layer
+    size of a network shows up as a dimension of its weights, and every list entry (a hidden
+    layer) as at least one tensor, so a genuine checkpoint always passes, while a small hand-made
+    file can't make ``eval`` allocate gigabytes (then fail the state_dict check anyway)."""
+    def bad(why: str) -> CLIError:
+        return CLIError(f"{where}: damaged checkpoint: model_kwargs {why}")
+
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise bad(f"must be a dict of keyword arguments, got {type(kwargs).__name__}")
+    shapes = [tuple(t.shape) for t in weights.values() if hasattr(t, "shape")]
+    largest = max((d for s in shapes if 0 not in s for d in s), default=0)
+    for key, value in kwargs.items():
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if len(values) > len(shapes):
+            raise bad(f"{key}={value!r} lists more layers than the file has tensors "
+                      f"({len(shapes)})")
+        for v in values:
+            if not isinstance(v, (bool, int, float, str)) and v is not None:
+                raise bad(f"{key}={value!r}: only numbers, strings, bools and lists of them")
+            if isinstance(v, int) and not isinstance(v, bool) and abs(v) > largest:
+                raise bad(f"{key}={value!r} asks for a size {v}, larger than any dimension of "
+                          f"the stored weights (at most {largest}): these weights can't be "
+                          f"that model's")
 
 
 # --------------------------------------------------------------------------- entry point

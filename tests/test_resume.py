@@ -69,7 +69,9 @@ if spec:
 
             @staticmethod
             def replace(src, dst):
-                if writing[0] and where == "replace":
+                # save:N:replace pauses the N-th checkpoint write; write:0:NAME any write of NAME
+                if (writing[0] and where == "replace") or (
+                        kind == "write" and os.path.basename(dst) == where):
                     pause(f"{src} -> {dst}")
                 return os.replace(src, dst)
         ser.os = PausingOs()
@@ -210,7 +212,7 @@ def test_sigkill_inside_a_checkpoint_write_then_resume_is_bit_identical(tmp_path
     d = tmp_path / "ckpt"
     argv = [*BASE, *args, "--checkpoint-dir", str(d), "--checkpoint-every", str(every)]
     what = kill_when_paused(tmp_path, argv, f"save:{nth}:{where}")
-    temps = sorted(p.name for p in d.iterdir() if p.name.startswith("."))
+    temps = sorted(p.name for p in d.iterdir() if p.name.endswith(".tmp"))  # not the lock
     if where == "replace":
         # Landed between the temporary file's fsync and the rename: the new checkpoint exists
         # only as a complete temp file, and its final name does not exist yet.
