@@ -4,16 +4,21 @@ the exact CUDA sources, compiled with g++ behind an emulation header (tests/emul
 - max-pool of a window lying wholly in the padding: -inf and index -1, as the CPU path;
 - 32-bit loop counters: every strided loop of every kernel, run at the largest size the
   launchers accept (INT32_MAX elements) under UBSan, must not overflow;
+- the CUDA availability check compiles and runs a kernel and a cuBLAS product (a fake CuPy
+  stands in for each way an install can be broken), and "cuda:N" is honoured or refused;
 """
 from __future__ import annotations
 
 import re
 import subprocess
+import tomllib
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from minitorch import backend
 from minitorch.cuda import launch, loader
 
 from minitorch.cpu.pool import max_pool_xp
@@ -194,3 +199,117 @@ def test_no_strided_loop_keeps_a_32_bit_counter():
     offenders = [f"{p.name}: {m.group(0)}" for p in sorted(loader._REPO_KERNELS.glob("*.cu"))
                  for m in strided.finditer(p.read_text())]
     assert not offenders, "32-bit strided loop counters:\n" + "\n".join(offenders)
+
+
+# --------------------------------------------------------------------------- (4) availability
+class FakeCuPy:
+    """Just enough of CuPy for backend.probe_cuda, on NumPy; each flag breaks one piece."""
+    float32 = np.float32
+
+    def __init__(self, devices=1, driver=True, nvrtc=True, cublas=True, current=0):
+        self.devices, self.driver, self.nvrtc, self.cublas = devices, driver, nvrtc, cublas
+        fake = self
+
+        def count():
+            if not fake.driver:
+                raise RuntimeError("cudaErrorInsufficientDriver")
+            return fake.devices
+
+        self.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=count),
+                                          Device=lambda: types.SimpleNamespace(id=current))
+        self.probe_sources = []
+
+    def RawModule(self, code):  # noqa: N802  (CuPy's name)
+        self.probe_sources.append(code)
+        if not self.nvrtc:
+            raise RuntimeError("CuPy failed to load libnvrtc.so.12")
+
+        def kernel(grid, block, args):
+            x, n = args
+            x[:int(n)] = 2 * x[:int(n)] + 1
+        return types.SimpleNamespace(get_function=lambda name: kernel)
+
+    def arange(self, n, dtype):
+        return np.arange(n, dtype=dtype)
+
+    def full(self, shape, value, dtype):
+        if not self.cublas:
+            return _NoBlas(np.full(shape, value, dtype=dtype))
+        return np.full(shape, value, dtype=dtype)
+
+    @staticmethod
+    def asnumpy(a):
+        return np.asarray(a)
+
+
+class _NoBlas:
+    def __init__(self, a):
+        self.a = a
+
+    def __matmul__(self, other):
+        raise ImportError("libcublas.so.12: cannot open shared object file")
+
+
+def test_probe_accepts_a_working_install_and_really_runs_a_kernel():
+    fake = FakeCuPy()
+    assert backend.probe_cuda(fake) is None
+    assert fake.probe_sources and "__global__" in fake.probe_sources[0]
+
+
+@pytest.mark.parametrize("broken,expect", [
+    (dict(driver=False), "no usable CUDA driver"),
+    (dict(devices=0), "no CUDA device is visible"),
+    (dict(nvrtc=False), "cannot compile and run a kernel"),
+    (dict(cublas=False), "cuBLAS does not load"),
+])
+def test_probe_names_what_is_missing(broken, expect):
+    reason = backend.probe_cuda(FakeCuPy(**broken))
+    assert reason is not None and expect in reason
+    if "driver" not in broken and "devices" not in broken:
+        assert "cupy-cuda12x[ctk]" in reason      # and how to get it
+
+
+def test_the_probe_runs_once_per_process(monkeypatch):
+    fake = FakeCuPy()
+    monkeypatch.setattr(backend, "_cupy", fake)
+    monkeypatch.setattr(backend, "_probe_result", [])
+    assert backend.cuda_unavailable_reason() is None
+    assert backend.cuda_unavailable_reason() is None
+    assert len(fake.probe_sources) == 1
+
+
+@pytest.fixture
+def two_gpus(monkeypatch):
+    """A (fake) working CuPy with two devices, cuda:0 current."""
+    monkeypatch.setattr(backend, "_cupy", FakeCuPy(devices=2, current=0))
+    monkeypatch.setattr(backend, "_probe_result", [None])
+
+
+def test_cuda_index_of_the_current_device_is_accepted(two_gpus):
+    assert backend.normalize_device("cuda:0") == "cuda"
+    assert backend.normalize_device("cuda") == "cuda"
+
+
+def test_cuda_index_of_another_device_is_refused_not_mapped(two_gpus):
+    with pytest.raises(RuntimeError, match=r"'cuda:1'.*current device, cuda:0"):
+        backend.normalize_device("cuda:1")
+    with pytest.raises(RuntimeError, match=r"'cuda:5': no such CUDA device \(2 visible"):
+        backend.normalize_device("cuda:5")
+
+
+@pytest.mark.parametrize("spec", ["cuda:x", "cuda:-1", "cpu:1"])
+def test_malformed_device_strings_are_errors(spec):
+    with pytest.raises(ValueError, match="invalid device"):
+        backend.normalize_device(spec)
+
+
+def test_cuda_extra_brings_nvrtc_and_cublas():
+    root = Path(__file__).resolve().parents[1]
+    extra = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["cuda"]
+    # CuPy's own wheels carry neither NVRTC nor cuBLAS: its "ctk" extra (the CUDA toolkit
+    # wheels) or the nvidia-* wheels must come with it.
+    has_ctk = any(re.match(r"cupy-cuda1\dx\[[^\]]*ctk", d) for d in extra)
+    has_wheels = {"nvrtc", "cublas"} <= {m for d in extra
+                                         for m in re.findall(r"nvidia-(?:cuda-)?(\w+)", d)}
+    assert has_ctk or has_wheels, extra
