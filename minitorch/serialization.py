@@ -175,7 +175,8 @@ def save(obj, path) -> None:
     """Write ``obj`` to ``path`` as safetensors, atomically (see ``atomic_write``): a crash or
     error mid-write leaves the previous file untouched."""
     tensors: dict[str, np.ndarray] = {}
-    structure = json.dumps({"version": _FORMAT_VERSION, "obj": _flatten(obj, [], tensors)})
+    structure = json.dumps({"version": _FORMAT_VERSION, "obj": _flatten(obj, [], tensors)},
+                           separators=(",", ":"))
     # Largest items first keeps every tensor aligned to its item size (as safetensors does).
     layout = sorted(tensors, key=lambda k: -tensors[k].dtype.itemsize)
     offsets, end = {}, 0
@@ -188,7 +189,8 @@ def save(obj, path) -> None:
                            for name, a in tensors.items()},
                "header": _header_digest(structure, entries)}
     metadata = {"format": "pt",  # what PyTorch-side loaders (e.g. transformers) expect
-                _STRUCTURE_KEY: structure, _DIGEST_KEY: json.dumps(digests)}
+                _STRUCTURE_KEY: structure,
+                _DIGEST_KEY: json.dumps(digests, separators=(",", ":"))}
     header = {"__metadata__": metadata}
     for name, dtype, shape in entries:
         header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": offsets[name]}

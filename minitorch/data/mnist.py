@@ -11,6 +11,11 @@ Identity: the SHA-256 of every *decompressed* file is pinned below and checked o
 truncated download or a different "MNIST" can't train silently. The archives themselves are not
 hashed: mirrors re-compress them, the decompressed bytes are the data.
 
+Bounded reads: a file is decompressed as a stream, hashed on the way, and refused as soon as
+it passes its expected size (pinned below with the hashes, else what the IDX header declares),
+so a gzip bomb or a huge file costs a few megabytes, not all memory; the IDX header's shape is
+checked against that size before the data is read. Only regular files are read.
+
 IDX format (LeCun): a 4-byte big-endian magic ``0x00 0x00 <dtype code> <ndim>``, then ``ndim``
 big-endian uint32 sizes, then the values in C order (big-endian for multi-byte types).
 
@@ -22,7 +27,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
+import stat
+import struct
 import urllib.request
 import zlib
 from pathlib import Path
@@ -47,6 +55,15 @@ FASHION_MNIST_SHA256 = {
     "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
+
+
+# Decompressed sizes of the pinned files: 16 (images) / 8 (labels) header bytes + the data.
+_SIZES = {"train-images-idx3-ubyte": 16 + 60000 * 28 * 28, "train-labels-idx1-ubyte": 8 + 60000,
+          "t10k-images-idx3-ubyte": 16 + 10000 * 28 * 28, "t10k-labels-idx1-ubyte": 8 + 10000}
+EXPECTED_SIZES = {sha: _SIZES[name] for table in (MNIST_SHA256, FASHION_MNIST_SHA256)
+                  for name, sha in table.items()}  # by SHA-256: the hash names the file
+MAX_IDX_BYTES = 1 << 31  # an IDX file with no pinned size may not declare more
+_CHUNK = 1 << 20
 
 
 class DataError(Exception):
@@ -75,14 +92,28 @@ def resolve_root(root=None) -> Path:
     return Path(root).expanduser() if root is not None else default_root()
 
 
+def check_root(root, given=None, who: str = "dataset") -> None:
+    """A data root that exists must be a directory: say so (and where it came from) instead
+    of failing deeper with NotADirectoryError. ``given``: the ``root`` argument, if any."""
+    root = Path(root)
+    if (root.exists() or root.is_symlink()) and not root.is_dir():
+        source = ("root=" if given is not None else
+                  "$MINITORCH_DATA" if os.environ.get("MINITORCH_DATA") else
+                  "the default cache location")
+        raise DataError(f"{who}: the data root {root} (from {source}) is a file, not a "
+                        "directory: point it at the folder that holds (or will hold) mnist/ "
+                        "and fashion-mnist/")
+
+
 # --------------------------------------------------------------------------- IDX parsing
 # IDX dtype codes -> big-endian NumPy dtypes.
 _IDX_DTYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
                0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
-def parse_idx(buf: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Decode one IDX file's (decompressed) bytes into a native-endian array."""
+def parse_idx(buf: bytes, name: str = "<bytes>", header_only: bool = False) -> np.ndarray:
+    """Decode one IDX file's (decompressed) bytes into a native-endian array (``header_only``:
+    just check the magic number and the header's length)."""
     def bad(what: str) -> DataIntegrityError:
         return DataIntegrityError(f"{name}: not a valid IDX file: {what}")
 
@@ -96,6 +127,8 @@ def parse_idx(buf: bytes, name: str = "<bytes>") -> np.ndarray:
     header = 4 + 4 * ndim
     if len(buf) < header:
         raise bad(f"truncated header: {ndim} dims need {header} bytes, file has {len(buf)}")
+    if header_only:
+        return None
     shape = tuple(int(d) for d in np.frombuffer(buf, dtype=">u4", count=ndim, offset=4))
     dtype = _IDX_DTYPES[code]
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -109,31 +142,109 @@ def parse_idx(buf: bytes, name: str = "<bytes>") -> np.ndarray:
         dtype.newbyteorder("="), copy=False)
 
 
-def _decompress(raw: bytes, path: Path) -> bytes:
-    if raw[:2] != b"\x1f\x8b":  # not gzip: an already-decompressed IDX file
-        return raw
+def _open_regular(path: Path):
+    """Open ``path`` without blocking (a FIFO would wait) and refuse non-regular files."""
     try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataIntegrityError(f"{path}: corrupt gzip archive ({exc}); delete it and "
-                                 "download it again") from None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise DataNotFoundError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise DataIntegrityError(f"{path}: can't read it ({exc.strerror or exc})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise DataIntegrityError(f"{path}: not a regular file (a directory, pipe or device)")
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb"), st.st_size
+
+
+def _stream(f, path: Path):
+    """Decompressed chunks of an open file (gzip, or already decompressed)."""
+    magic = f.read(2)
+    f.seek(0)
+    source = gzip.GzipFile(fileobj=f, mode="rb") if magic == b"\x1f\x8b" else f
+    while True:
+        try:
+            chunk = source.read(_CHUNK)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataIntegrityError(f"{path}: corrupt gzip archive ({exc}); delete it and "
+                                     "download it again") from None
+        if not chunk:
+            return
+        yield chunk
+
+
+def _declared_size(buf: bytes, name: str) -> int | None:
+    """The total size (header + data) an IDX file's header declares; None until the whole
+    header is in ``buf``. A bad magic number is refused at once (parse_idx's message)."""
+    if len(buf) < 4:
+        return None
+    ndim = buf[3]
+    if len(buf) < 4 + 4 * ndim:
+        return None
+    parse_idx(bytes(buf[:4 + 4 * ndim]) + b"", name, header_only=True)
+    shape = struct.unpack(f">{ndim}I", bytes(buf[4:4 + 4 * ndim]))
+    itemsize = _IDX_DTYPES[buf[2]].itemsize
+    return 4 + 4 * ndim + itemsize * int(np.prod(shape, dtype=object))
+
+
+def _read_verified(f, path: Path, expected_sha256: str | None = None,
+                   expected_size: int | None = None) -> bytes:
+    """Decompress, hash and size-check one IDX file as a stream; return its bytes.
+
+    The bound is ``expected_size``, else the size the IDX header declares (plus a little, so
+    parse_idx can say how many bytes trail), at most ``MAX_IDX_BYTES``: nothing past it is
+    ever decompressed, and a header that disagrees with ``expected_size`` stops the read."""
+    digest, buf = hashlib.sha256(), bytearray()
+    bound = expected_size if expected_size is not None else MAX_IDX_BYTES
+    declared = None
+    for chunk in _stream(f, path):
+        if len(buf) + len(chunk) > bound:
+            raise DataIntegrityError(
+                f"{path}: the decompressed data is more than the expected {bound} bytes (a "
+                "gzip bomb, or not the expected file); delete it and download it again")
+        buf += chunk
+        digest.update(chunk)
+        if declared is None:
+            declared = _declared_size(buf, str(path))
+            # (a smaller file is left to the hash check, whose message says more)
+            if declared is not None and expected_size is not None and declared > expected_size:
+                shape = tuple(struct.unpack(f">{buf[3]}I", bytes(buf[4:4 + 4 * buf[3]])))
+                raise DataIntegrityError(
+                    f"{path}: the IDX header declares shape {shape} of "
+                    f"{_IDX_DTYPES[buf[2]].name}, {declared} bytes in all, more than the "
+                    f"expected {expected_size}: not the expected file; delete it and download it again")
+            if declared is not None and expected_size is None:
+                if declared > MAX_IDX_BYTES:
+                    raise DataIntegrityError(f"{path}: the IDX header declares {declared} "
+                                             f"bytes, more than the {MAX_IDX_BYTES} allowed")
+                bound = declared + 4096
+    if expected_sha256 is not None:
+        actual = digest.hexdigest()
+        if actual != expected_sha256:
+            raise DataIntegrityError(
+                f"{path}: SHA-256 of the decompressed data is {actual}, expected "
+                f"{expected_sha256}: the file is corrupt or not the expected release. Delete "
+                "it and download it again (download=True, or `python -m minitorch train`).")
+    return bytes(buf)
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_idx(path, expected_sha256: str | None = None) -> np.ndarray:
-    """Read an IDX file (gzip or not), check the decompressed bytes' SHA-256, decode it."""
+def read_idx(path, expected_sha256: str | None = None,
+             expected_size: int | None = None) -> np.ndarray:
+    """Read an IDX file (gzip or not), check the decompressed bytes' size and SHA-256 while
+    streaming them (see ``_read_verified``), decode it. ``expected_size`` defaults to the
+    pinned size of the file ``expected_sha256`` names."""
     path = Path(path)
-    raw = _decompress(path.read_bytes(), path)
-    if expected_sha256 is not None:
-        actual = sha256(raw)
-        if actual != expected_sha256:
-            raise DataIntegrityError(
-                f"{path}: SHA-256 of the decompressed data is {actual}, expected "
-                f"{expected_sha256}: the file is corrupt or not the expected release. Delete "
-                "it and download it again (download=True, or `python -m minitorch train`).")
+    if expected_size is None and expected_sha256 is not None:
+        expected_size = EXPECTED_SIZES.get(expected_sha256)
+    f, _ = _open_regular(path)
+    with f:
+        raw = _read_verified(f, path, expected_sha256, expected_size)
     return parse_idx(raw, str(path))
 
 
@@ -156,9 +267,15 @@ def clear_cache() -> None:
 
 
 # --------------------------------------------------------------------------- download
+MAX_DOWNLOAD_BYTES = 64 << 20  # the largest archive (Fashion-MNIST's training images) is 26 MB
+
+
 def _fetch(url: str, timeout: float = 60.0) -> bytes:
     with urllib.request.urlopen(url, timeout=timeout) as response:
-        return response.read()
+        data = response.read(MAX_DOWNLOAD_BYTES + 1)
+    if len(data) > MAX_DOWNLOAD_BYTES:
+        raise DataIntegrityError(f"more than {MAX_DOWNLOAD_BYTES} bytes: not an MNIST archive")
+    return data
 
 
 # --------------------------------------------------------------------------- datasets
@@ -186,6 +303,7 @@ class MNIST(Dataset):
                  transform=None, target_transform=None, normalize: bool = False,
                  flatten: bool = False):
         self.root = resolve_root(root)
+        check_root(self.root, root, type(self).__name__)
         self.train = bool(train)
         self.transform, self.target_transform = transform, target_transform
         self.normalize, self.flatten = bool(normalize), bool(flatten)
@@ -242,13 +360,10 @@ class MNIST(Dataset):
                 url = mirror + name
                 try:
                     raw = _fetch(url)
-                    digest = sha256(_decompress(raw, dest))
+                    expected = self.sha256[name[:-3]]
+                    _read_verified(io.BytesIO(raw), dest, expected, EXPECTED_SIZES.get(expected))
                 except (OSError, ValueError, DataIntegrityError) as exc:
                     errors.append(f"{url}: {exc}")
-                    continue
-                if digest != self.sha256[name[:-3]]:
-                    errors.append(f"{url}: SHA-256 of the decompressed data is {digest}, "
-                                  f"expected {self.sha256[name[:-3]]}")
                     continue
                 atomic_write_bytes(dest, raw)
                 break
