@@ -216,6 +216,80 @@ def test_requires_grad_needs_float():
         (mt.randn(2, requires_grad=True) * 2).requires_grad_(False)
 
 
+def test_retain_grad_creates_no_reference_cycle():
+    # Issue 9 D8: the node held the tensor that holds the node; with the cycle collector off
+    # (or just slow), every retained activation stayed alive.
+    gc.collect()
+    gc.disable()
+    try:
+        x = mt.randn(1000, requires_grad=True)
+        y = x * 2
+        y.retain_grad()
+        (y * 3).sum().backward()
+        assert y.grad is not None and np.allclose(y.grad.numpy(), 3)
+        alive, node = weakref.ref(y), weakref.ref(y.grad_fn)
+        del y
+        assert alive() is None and node() is None  # freed by reference counting alone
+    finally:
+        gc.enable()
+
+
+def test_assigned_grad_must_match_shape_dtype_and_device():
+    # Issue 9 D12/D15: a wrong-shaped .grad was accepted and broadcast by step().
+    p = mt.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"assigned grad has data of a different size: a "
+                                           r"gradient of size \[4\] for a tensor of size \[3\]"):
+        p.grad = mt.ones(4)
+    with pytest.raises(RuntimeError, match=r"assigned grad has data of a different size"):
+        p.grad = mt.ones(1)  # would broadcast
+    with pytest.raises(RuntimeError, match=r"assigned grad has data of a different type: a "
+                                           r"gradient of dtype float64 for a tensor of dtype "
+                                           r"float32"):
+        p.grad = mt.ones(3, dtype=mt.float64)
+    with pytest.raises(TypeError, match="assigned grad expected to be a Tensor or None but got "
+                                        "grad of type ndarray"):
+        p.grad = np.ones(3)
+    p.grad = mt.ones(3)
+    p.grad = None
+    fake = _FakeCuda._make(np.ones(3, dtype=np.float32), False, None)
+    with pytest.raises(RuntimeError, match="assigned grad has data of a different device: a "
+                                           "gradient of device cuda for a tensor of device cpu"):
+        p.grad = fake
+
+
+def test_step_refuses_a_grad_whose_array_was_rebound_to_another_shape():
+    p = mt.zeros(3, requires_grad=True)
+    opt = mt.optim.SGD([p], lr=0.1)
+    p.grad = mt.ones(3)
+    p.grad.data = np.ones(1, dtype=np.float32)  # raw array access: not checked at assignment
+    with pytest.raises(RuntimeError, match=r"SGD.step: a parameter of shape \(3,\) and dtype "
+                                           r"float32 has a grad of shape \(1,\)"):
+        opt.step()
+    assert p.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_no_numpy_floating_point_warnings_from_ops():
+    # Issue 9 D21: log(0), 0/0, sqrt(-1), overflow give -inf/nan/inf silently, as in PyTorch,
+    # forward and backward; NumPy's RuntimeWarnings must not leak to the user.
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        z = mt.zeros(3, requires_grad=True)
+        neg = mt.tensor([-1.0, 0.0, 4.0], requires_grad=True)
+        outs = [mt.log(z), z / z, mt.sqrt(neg), mt.exp(mt.tensor([1000.0])) * 0 + 1,
+                z ** -1.0, mt.tensor([1.0, 0.0]) / 0, mt.log(neg)]
+        assert np.isneginf(outs[0].detach().numpy()).all()
+        assert np.isnan(outs[1].detach().numpy()).all()
+        assert np.isnan(outs[2].detach().numpy()[0])
+        outs[0].sum().backward()  # d log(x) = 1/x at 0: inf, silently
+        assert np.isposinf(z.grad.numpy()).all()
+        outs[4].sum().backward()  # d x^-1 = -x^-2 at 0: -inf; inf + -inf = nan
+        assert np.isnan(z.grad.numpy()).all()
+        for out in (outs[2], outs[6]):
+            out.sum().backward()  # sqrt and log of -1 and 0
+        assert np.isnan(neg.grad.numpy()[0]) and np.isposinf(neg.grad.numpy()[1])
+
+
 # --------------------------------------------------------------------------- in-place
 def test_inplace_on_leaf_requiring_grad_raises():
     x = mt.randn(3, requires_grad=True)
@@ -307,3 +381,29 @@ def test_detect_anomaly_backward_names_op_and_line():
     assert msg.startswith("Sqrt: backward") and "test_autograd.py" in msg
     assert "y = mt.sqrt(x)" in msg
     assert not mt.autograd.is_anomaly_enabled()
+
+
+# --------------------------------------------------------------------------- bad arguments
+def test_load_state_dict_of_none_is_a_clear_type_error():
+    # Issue 9 D21: was "argument of type 'NoneType' is not iterable" from deep inside.
+    import minitorch.nn as nn
+    layer = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="load_state_dict: expected state_dict to be dict-like, "
+                                        "got NoneType"):
+        layer.load_state_dict(None)
+    opt = mt.optim.SGD(layer.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"SGD.load_state_dict: expected the dict of "
+                                        r"optimizer.state_dict\(\).*got NoneType"):
+        opt.load_state_dict(None)
+    with pytest.raises(TypeError, match=r"got a dict with keys \['weight'\]"):
+        opt.load_state_dict({"weight": 1})
+
+
+def test_load_state_dict_counts_as_an_inplace_write():
+    import minitorch.nn as nn
+    layer = nn.Linear(2, 2)
+    x = mt.randn(3, 2, requires_grad=True)
+    out = layer(x)  # saved the weight to compute x's gradient
+    layer.load_state_dict(nn.Linear(2, 2).state_dict())
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()

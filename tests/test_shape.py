@@ -217,6 +217,100 @@ def test_getitem_bool_masks_match_torch(a, data):
     gradcheck_op(lambda x: x[mask], a)
 
 
+@needs_torch
+def test_int_and_index_tensor_separated_by_slices_follow_torch_axis_placement():
+    # Issue 13: PyTorch applies ints first (select), so x[1, :, s, idx, 0:2] has idx's dim in
+    # place (6, 4, 3, 2); NumPy, counting the int as an advanced index, puts it first.
+    a = np.random.default_rng(0).standard_normal((5, 6, 20, 7, 8))
+    idx = np.array([0, 2, 1])
+    index = (1, slice(None), slice(3, 11, 2), idx, slice(0, 2))
+    assert mt.Tensor(a)[index].shape == (6, 4, 3, 2)
+    t_index = (1, slice(None), slice(3, 11, 2), torch.tensor(idx), slice(0, 2))
+    check_op(lambda x: x[index], lambda t: t[t_index], a)
+    check_op(lambda x: x[(mt.tensor(1),) + index[1:]], lambda t: t[t_index], a)  # 0-d = int
+
+
+@st.composite
+def _index_expressions(draw):
+    """A random shape and a PyTorch index for it: ints (also 0-d tensors), slices with positive
+    steps, None, one Ellipsis, bool scalars, integer index tensors (repeats, negatives, 0..2
+    dims, broadcasting) and bool masks, in any order and any number."""
+    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=5)))
+    kinds = draw(st.lists(st.sampled_from(["int", "int0d", "slice", "none", "ellipsis", "bool",
+                                           "ints", "mask"]), min_size=1, max_size=6))
+    items, dim, seen_ellipsis = [], 0, False
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    arr_shape = tuple(draw(st.lists(st.integers(1, 3), min_size=0, max_size=2)))
+    for kind in kinds:
+        left = len(shape) - dim
+        if kind == "ellipsis" and not seen_ellipsis:
+            seen_ellipsis = True
+            skip = draw(st.integers(0, left))  # dims the ellipsis will cover (consumed later)
+            items.append(Ellipsis)
+            dim += skip
+        elif kind == "none":
+            items.append(None)
+        elif kind == "bool":
+            items.append(draw(st.booleans()))
+        elif left == 0 or kind == "ellipsis":
+            continue
+        elif kind in ("int", "int0d"):
+            n = shape[dim]
+            i = draw(st.integers(-n, n - 1))
+            items.append(i if kind == "int" else ("int0d", i))
+            dim += 1
+        elif kind == "slice":
+            n = shape[dim]
+            start = draw(st.none() | st.integers(-n - 1, n + 1))
+            stop = draw(st.none() | st.integers(-n - 1, n + 1))
+            items.append(slice(start, stop, draw(st.none() | st.integers(1, 3))))
+            dim += 1
+        elif kind == "ints":
+            n = shape[dim]
+            items.append(rng.integers(-n, n, size=arr_shape))
+            dim += 1
+        else:  # a bool mask over the next 1 or 2 dims
+            k = draw(st.integers(1, min(2, left)))
+            items.append(rng.random(shape[dim:dim + k]) > 0.4)
+            dim += k
+    if seen_ellipsis and dim > len(shape):
+        items.remove(Ellipsis)
+    return shape, tuple(items)
+
+
+def _as_index(items, lib):
+    out = []
+    for it in items:
+        if isinstance(it, tuple):  # ("int0d", i)
+            out.append(lib.tensor(it[1]))
+        elif isinstance(it, np.ndarray):
+            out.append(lib.tensor(it))
+        else:
+            out.append(it)
+    return tuple(out)
+
+
+@needs_torch
+@given(case=_index_expressions())
+def test_random_index_expressions_match_torch(case):
+    shape, items = case
+    a = np.random.default_rng(1).standard_normal(shape)
+    try:
+        ref = torch.from_numpy(a)[_as_index(items, torch)]
+    except (IndexError, RuntimeError) as exc:  # e.g. a mask that selects past the dims left
+        with pytest.raises((IndexError, RuntimeError)):
+            mt.Tensor(a)[_as_index(items, mt)]
+        return
+    assert mt.Tensor(a)[_as_index(items, mt)].shape == tuple(ref.shape)
+    check_op(lambda x: x[_as_index(items, mt)], lambda t: t[_as_index(items, torch)], a)
+
+    def write(lib, x):  # setitem with the same index on a non-leaf; a scalar: repeats agree
+        y = x * 1
+        y[_as_index(items, lib)] = 2.5
+        return y * x
+    check_op(lambda x: write(mt, x), lambda t: write(torch, t), a)
+
+
 def test_basic_indexing_is_a_view_advanced_is_a_copy():
     x = mt.Tensor(np.arange(12.0).reshape(3, 4))
     assert np.shares_memory(x[1:, ::2].data, x.data)

@@ -124,6 +124,11 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore hyperparameters and per-parameter state (copied, cast to each parameter's
         dtype and device) from ``state_dict()``'s output."""
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
+            got = (f"a dict with keys {sorted(map(str, state_dict))}"
+                   if isinstance(state_dict, dict) else type(state_dict).__name__)
+            raise TypeError(f"{type(self).__name__}.load_state_dict: expected the dict of "
+                            f"optimizer.state_dict(), with 'state' and 'param_groups', got {got}")
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has a different number of parameter groups "
