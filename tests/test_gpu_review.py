@@ -6,9 +6,12 @@ the exact CUDA sources, compiled with g++ behind an emulation header (tests/emul
   launchers accept (INT32_MAX elements) under UBSan, must not overflow;
 - the CUDA availability check compiles and runs a kernel and a cuBLAS product (a fake CuPy
   stands in for each way an install can be broken), and "cuda:N" is honoured or refused;
+- CUDA-graph capture (minitorch/cuda/graph.py) keeps every block the captured step allocated,
+  ends a failed capture, and names a host synchronisation as the cause (on a fake CuPy);
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import tomllib
@@ -313,3 +316,102 @@ def test_cuda_extra_brings_nvrtc_and_cublas():
     has_wheels = {"nvrtc", "cublas"} <= {m for d in extra
                                          for m in re.findall(r"nvidia-(?:cuda-)?(\w+)", d)}
     assert has_ctk or has_wheels, extra
+
+
+# --------------------------------------------------------------------------- (14) CUDA graphs
+class _FakeStream:
+    def __init__(self, log):
+        self.log, self.capturing = log, False
+
+    def __enter__(self):
+        self.log.append("enter")
+        return self
+
+    def __exit__(self, *exc):
+        self.log.append("exit")
+
+    def synchronize(self):
+        self.log.append("sync")
+
+    def begin_capture(self):
+        assert not self.capturing
+        self.capturing = True
+        self.log.append("begin")
+
+    def end_capture(self):
+        assert self.capturing
+        self.capturing = False
+        self.log.append("end")
+        log = self.log
+        return types.SimpleNamespace(launch=lambda stream: log.append(("launch", stream)))
+
+
+class FakeGraphCuPy:
+    """CuPy's stream-capture and allocator API, recorded (the work itself runs eagerly)."""
+
+    def __init__(self):
+        self.log, self.allocator, self.freed_blocks = [], None, []
+        fake = self
+
+        @contextlib.contextmanager
+        def using_allocator(alloc):
+            fake.allocator = alloc
+            try:
+                yield
+            finally:
+                fake.allocator = None
+
+        pool = types.SimpleNamespace(malloc=lambda n: bytearray(n))
+        self.current = object()
+        self.cuda = types.SimpleNamespace(Stream=lambda non_blocking: _FakeStream(self.log),
+                                          using_allocator=using_allocator,
+                                          get_current_stream=lambda: self.current)
+        self.get_default_memory_pool = lambda: pool
+
+    def alloc(self, n):
+        """What an op does for a fresh output: through the current allocator."""
+        return self.allocator(n) if self.allocator else bytearray(n)
+
+
+@pytest.fixture
+def fake_graph_cupy(monkeypatch):
+    fake = FakeGraphCuPy()
+    monkeypatch.setattr(backend, "_cupy", fake)
+    return fake
+
+
+def test_capture_keeps_the_captured_steps_memory_and_replays(fake_graph_cupy):
+    from minitorch.cuda.graph import capture_step, is_capturing
+    cp = fake_graph_cupy
+    seen = []
+
+    def step(x):
+        seen.append(is_capturing())
+        x.data[...] = x.data + 1
+        return cp.alloc(16)           # a temporary of the step (e.g. the loss)
+
+    x = types.SimpleNamespace(data=np.zeros(3))
+    captured = capture_step(step, x, warmup=2)
+    assert seen == [False, False, True]                  # 2 warm-ups, then the capture
+    assert captured.graph._kept == [captured.outputs]    # held as long as the graph lives
+    assert cp.log.index("begin") > cp.log.index("sync")  # warm-up finished before recording
+    captured(np.full(3, 7.0))
+    np.testing.assert_array_equal(x.data, np.full(3, 7.0))       # batch copied in place
+    assert cp.log[-1] == ("launch", cp.current)                  # replayed on the current stream
+    with pytest.raises(ValueError, match="shape"):
+        captured(np.zeros(4))
+    captured.graph.reset()
+    assert captured.graph._kept == [] and not captured.graph.captured
+
+
+def test_a_host_sync_in_the_captured_step_is_named_and_the_capture_ended(fake_graph_cupy):
+    from minitorch.cuda.graph import CUDAGraph, graph
+    g = CUDAGraph()
+    with pytest.raises(RuntimeError, match=r"capture failed.*\.item\(\)"):
+        with graph(g):
+            fake_graph_cupy.alloc(8)
+            raise RuntimeError("cudaErrorStreamCaptureUnsupported: operation not permitted "
+                               "when stream is capturing")
+    assert not g.stream.capturing and not g.captured and g._kept == []
+    with pytest.raises(RuntimeError, match="nothing captured"):
+        g.replay()
