@@ -1,9 +1,13 @@
 """``minitorch.nn``: Module, Parameter, layers, losses, init, functional."""
 from . import functional, init, utils
+from .attention import MultiheadAttention
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .sparse import Embedding
 from .activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .container import ModuleDict, ModuleList, Sequential
 from .linear import Linear
-from .loss import CrossEntropyLoss, MSELoss, NLLLoss
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
+                   MSELoss, NLLLoss, SmoothL1Loss)
 from .module import Module, Parameter
 from .shape import Flatten, Identity
 # --- conv, pooling, normalization, dropout (H5)
