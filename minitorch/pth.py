@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from . import safe_pickle
-from .safe_pickle import MalformedPickleError, SafePickleError, UnsafePickleError
+from .safe_pickle import MalformedPickleError, SafePickleError, UnsafePickleError, describe
 from .serialization import CorruptFileError, UnsupportedFormatError
 from .tensor import Tensor
 
@@ -100,7 +100,7 @@ def _malformed(what: str) -> MalformedPickleError:
 
 def _ints(value, what: str) -> tuple:
     if not isinstance(value, (tuple, list)) or not all(type(v) is int and v >= 0 for v in value):
-        raise _malformed(f"{what} {str(value)[:80]} is not a tuple of non-negative ints")
+        raise _malformed(f"{what} {describe(value)} is not a tuple of non-negative ints")
     return tuple(value)
 
 
@@ -143,7 +143,7 @@ class _Reader:
         if not isinstance(storage, _Storage):
             raise _malformed(f"a tensor's storage is a {type(storage).__name__}")
         if type(offset) is not int or offset < 0:
-            raise _malformed(f"storage offset {offset!r} is not a non-negative int")
+            raise _malformed(f"storage offset {describe(offset)} is not a non-negative int")
         size, stride = _ints(size, "tensor size"), _ints(stride, "tensor stride")
         if len(size) != len(stride):
             raise _malformed(f"tensor size {size} and stride {stride} differ in length")
@@ -186,10 +186,10 @@ class _Reader:
     def rebuild_from_type_v2(self, func, new_type, args, state):
         """Tensor subclasses: only Tensor and Parameter, and only through allowed rebuilds."""
         if new_type not in (_TENSOR, _PARAMETER):
-            raise UnsafePickleError(f"a tensor of type {new_type!r}")
+            raise UnsafePickleError(f"a tensor of type {describe(new_type)}")
         if func not in (self.rebuild_tensor, self.rebuild_tensor_v2, self.rebuild_parameter,
                         self._dry):
-            raise UnsafePickleError(f"_rebuild_from_type_v2 with {func!r:.60}")
+            raise UnsafePickleError(f"_rebuild_from_type_v2 with {describe(func)}")
         if not isinstance(args, tuple):
             raise _malformed("_rebuild_from_type_v2's arguments are not a tuple")
         return func(*args)
@@ -199,18 +199,18 @@ class _Reader:
         """Validate a persistent id; return (key, kind, numel, view)."""
         n = 6 if legacy else 5
         if not (isinstance(pid, tuple) and len(pid) == n and pid[0] == "storage"):
-            raise _malformed(f"persistent id {str(pid)[:80]} is not ('storage', type, key, "
+            raise _malformed(f"persistent id {describe(pid)} is not ('storage', type, key, "
                              "location, numel" + (", view)" if legacy else ")"))
         kind, key, numel = pid[1], pid[2], pid[4]
         if not isinstance(kind, _StorageType):
-            raise _malformed(f"storage type {kind!r:.60} is not a torch storage type")
+            raise _malformed(f"storage type {describe(kind)} is not a torch storage type")
         if kind.refused:
             raise UnsafePickleError(f"a torch.{kind.name} (complex and quantized tensors are "
                                     "not supported)")
         if not isinstance(key, str) or not _KEY.match(key):
-            raise _malformed(f"storage key {key!r:.60} is not a plain name")
+            raise _malformed(f"storage key {describe(key)} is not a plain name")
         if type(numel) is not int or numel < 0:
-            raise _malformed(f"storage size {numel!r:.60} is not a non-negative int")
+            raise _malformed(f"storage size {describe(numel)} is not a non-negative int")
         view = pid[5] if legacy else None
         return key, kind, numel, view
 
@@ -347,7 +347,7 @@ def load_legacy(f, size: int, path: Path, device: str):
     except SafePickleError as exc:
         raise _refused(path, exc) from None
     if protocol != _LEGACY_PROTOCOL:
-        raise UnsupportedFormatError(f"load: {path}: legacy torch.save protocol {protocol!r:.40}"
+        raise UnsupportedFormatError(f"load: {path}: legacy torch.save protocol {describe(protocol)}"
                                      f" (minitorch reads {_LEGACY_PROTOCOL})")
     if not isinstance(sys_info, dict) or sys_info.get("little_endian") is not True:
         raise UnsupportedFormatError(f"load: {path}: a legacy checkpoint written on a "
@@ -361,7 +361,7 @@ def load_legacy(f, size: int, path: Path, device: str):
         if view is not None:
             if not (isinstance(view, tuple) and len(view) == 3 and isinstance(view[0], str)
                     and all(type(v) is int and v >= 0 for v in view[1:])):
-                raise _malformed(f"storage view {str(view)[:80]} is not (key, offset, size)")
+                raise _malformed(f"storage view {describe(view)} is not (key, offset, size)")
             if view[1] + view[2] > numel:
                 raise _malformed(f"storage view {view} lies outside its {numel}-element root")
         old = declared.setdefault(key, (kind, numel))
@@ -374,7 +374,7 @@ def load_legacy(f, size: int, path: Path, device: str):
         safe_pickle.load(f, reader.allowed(dry=True), persistent_load=declare, name=name)
         keys = safe_pickle.load(f, name=f"{path} (storage keys)")
         if not (isinstance(keys, list) and sorted(keys) == sorted(declared)):
-            raise _malformed(f"the storage key list {str(keys)[:80]} does not match the "
+            raise _malformed(f"the storage key list {describe(keys)} does not match the "
                              f"storages used ({sorted(declared)[:8]})")
         roots = {}
         for key in keys:

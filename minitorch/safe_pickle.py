@@ -19,7 +19,7 @@ Usage (a plain-data pickle needs no allowlist at all)::
     import numpy as np
     def reconstruct(cls, shape, dtype):
         if cls is not np.ndarray:
-            raise UnsafePickleError(f"_reconstruct of {cls!r}")
+            raise UnsafePickleError(f"_reconstruct of {describe(cls)}")
         return np.ndarray.__new__(np.ndarray, shape, dtype)
     allowed = {"numpy.core.multiarray._reconstruct": reconstruct,
                "numpy.ndarray": np.ndarray, "numpy.dtype": np.dtype}
@@ -56,7 +56,7 @@ import struct
 from collections.abc import Callable, Mapping
 
 __all__ = ["SafePickleError", "UnsafePickleError", "MalformedPickleError", "Unpickler",
-           "load", "loads"]
+           "load", "loads", "describe"]
 
 HIGHEST_PROTOCOL = 5
 
@@ -113,10 +113,71 @@ def _remaining(file) -> int:
         return 1 << 62
 
 
+def describe(obj, limit: int = 60) -> str:
+    """A short, safe description of an untrusted value for an error message: never ``repr``
+    of a container (a shared-reference "billion laughs" structure would take forever to print,
+    a deeply nested one would overflow the stack), never a huge int's digits."""
+    if obj is None or isinstance(obj, (bool, float)):
+        return repr(obj)
+    if isinstance(obj, int):
+        return repr(obj) if obj.bit_length() <= 128 else f"an int of {obj.bit_length()} bits"
+    if isinstance(obj, (str, bytes, bytearray)):
+        return repr(obj[:limit]) + ("..." if len(obj) > limit else "")
+    if isinstance(obj, tuple) and len(obj) <= 6 and all(
+            o is None or isinstance(o, (bool, int, float, str, bytes)) for o in obj):
+        return "(" + ", ".join(describe(o, 20) for o in obj) + ("," if len(obj) == 1 else "") + ")"
+    if isinstance(obj, (tuple, list, dict, set, frozenset)):
+        return f"a {type(obj).__name__} of {len(obj)} items"
+    if isinstance(obj, type) or callable(obj):
+        return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"
+    return f"a {type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _check_shape(root, max_depth: int, max_expanded: int) -> str | None:
+    """What is wrong with the built object's container graph, or None: nesting deeper than
+    ``max_depth``, a cycle, or shared containers that would expand (printing it, walking it
+    as a tree) into more than ``max_expanded`` items. One iterative post-order pass over the
+    distinct containers, so it is linear in the object however it is shaped."""
+    kinds = (list, tuple, dict, set, frozenset)
+
+    def children(node):
+        items = list(node.items()) if isinstance(node, dict) else list(node)
+        flat = [x for kv in items for x in kv] if isinstance(node, dict) else items
+        flat += list(getattr(node, "__dict__", {}).values())
+        return [c for c in flat if isinstance(c, kinds)], len(flat)
+
+    height, expanded, on_path = {}, {}, set()
+    stack = [(root, False)] if isinstance(root, kinds) else []
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        kids, count = children(node)
+        if done:
+            on_path.discard(key)
+            height[key] = 1 + max((height[id(c)] for c in kids), default=0)
+            expanded[key] = count + sum(expanded[id(c)] for c in kids)
+            if height[key] > max_depth:
+                return f"containers nested more than {max_depth} levels deep"
+            if expanded[key] > max_expanded:
+                return (f"shared containers that expand to more than {max_expanded} items (a "
+                        "'billion laughs' bomb)")
+            continue
+        if key in height:
+            continue
+        on_path.add(key)
+        stack.append((node, True))
+        for c in kids:
+            if id(c) in on_path:
+                return "a container that contains itself (a cycle)"
+            if id(c) not in height:
+                stack.append((c, False))
+    return None
+
+
 def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     """``_codecs.encode`` as protocols 0-2 use it to store ``bytes``: latin-1 only."""
     if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
-        raise UnsafePickleError(f"_codecs.encode with encoding {encoding!r} (only latin1, "
+        raise UnsafePickleError(f"_codecs.encode with encoding {describe(encoding)} (only latin1, "
                                 "which is how pickle stores bytes)")
     return text.encode("latin1")
 
@@ -140,12 +201,16 @@ class Unpickler:
     ``build``: ``{class: fn(obj, state) -> obj}`` overriding BUILD for those classes.
     ``limit``: the most bytes this pickle may span (default: what remains in ``file``).
     ``max_ops``: the most opcodes it may execute.
+    ``max_depth`` / ``max_expanded``: the result may nest containers at most this deep and,
+    expanded as a tree (shared containers counted each time), hold at most this many items;
+    no cycles. Checked once the object is built, before it is returned.
     """
 
     def __init__(self, file, allowed: Mapping[str, object] | None = None, *,
                  persistent_load: Callable | None = None, encoding: str = "ASCII",
                  errors: str = "strict", build: Mapping[type, Callable] | None = None,
-                 name: str = "<pickle>", limit: int | None = None, max_ops: int = 50_000_000):
+                 name: str = "<pickle>", limit: int | None = None, max_ops: int = 50_000_000,
+                 max_depth: int = 100, max_expanded: int = 10_000_000):
         self.allowed = {**_plain_data_globals(), **(allowed or {})}
         self._allowed_ids = {id(v) for v in self.allowed.values()}
         self._allowed_classes = {v for v in self.allowed.values() if isinstance(v, type)}
@@ -153,6 +218,7 @@ class Unpickler:
         self.encoding, self.errors = encoding, errors
         self.build = dict(build or {})
         self.name, self.max_ops = name, max_ops
+        self.max_depth, self.max_expanded = max_depth, max_expanded
         self._src = _Source(file, _remaining(file) if limit is None else limit)
 
     # ----------------------------------------------------------------- driver
@@ -179,7 +245,11 @@ class Unpickler:
                 if handler(self) is _STOP:
                     if len(self.stack) != 1 or self.metastack:
                         raise self._malformed(at, "STOP with an unbalanced stack")
-                    return self.stack.pop()
+                    result = self.stack.pop()
+                    problem = _check_shape(result, self.max_depth, self.max_expanded)
+                    if problem:
+                        raise self._malformed(at, f"the object has {problem}")
+                    return result
             except SafePickleError as exc:
                 if str(exc).startswith(self.name + ":"):
                     raise
@@ -228,8 +298,8 @@ class Unpickler:
 
     def _call(self, func, args, what: str):
         if id(func) not in self._allowed_ids or not callable(func):
-            raise self._unsafe(f"{what} of {type(func).__name__} {func!r:.60}: only allowlisted "
-                               "globals may be called")
+            raise self._unsafe(f"{what} of {describe(func)}: only allowlisted globals may be "
+                               "called")
         if not isinstance(args, tuple):
             raise self._malformed(self._at, f"{what} arguments are a {type(args).__name__}, "
                                             "not a tuple")
@@ -491,7 +561,7 @@ class Unpickler:
 
     def _new(self, cls, args, kwargs):
         if cls not in self._allowed_classes:
-            raise self._unsafe(f"NEWOBJ of {cls!r:.60}: only allowlisted classes")
+            raise self._unsafe(f"NEWOBJ of {describe(cls)}: only allowlisted classes")
         if not isinstance(args, tuple):
             raise self._malformed(self._at, "NEWOBJ arguments are not a tuple")
         return cls.__new__(cls, *args, **kwargs)

@@ -15,8 +15,9 @@ lists / tuples holding Tensors, NumPy arrays, numbers, strings, bools and None, 
   keys), goes into one JSON string in the metadata, with each tensor replaced by its entry name;
 * a SHA-256 digest of every tensor's bytes, and one of the header's names, dtypes, shapes and
   structure, go into the metadata too (``minitorch.sha256``), so a flipped bit is an error
-  naming the file and the tensor instead of a silently different model. Hashing costs about
-  1 ms per MB (SHA-256 through OpenSSL); a LeNet-5 checkpoint takes well under a millisecond.
+  naming the file and the tensor instead of a silently different model. Hashing runs at
+  about 540 MB/s (SHA-256 through OpenSSL on a 2-core AMD EPYC VM): 0.5 ms for a LeNet-5
+  checkpoint (247 KB), whose save takes 18 ms, mostly the fsync.
 
 Format versions (``"version"`` in the structure JSON): 1 had no digests, 2 adds them. A file
 of a newer version than this minitorch knows is refused, saying so; one without a digest
