@@ -9,6 +9,7 @@ from ..ops.shape import pad
 from ..ops.loss import cross_entropy, mse_loss, nll_loss
 from ..ops.attention import scaled_dot_product_attention
 from ..ops.embedding import embedding
+from ..ops.interpolate import interpolate, upsample
 from ..ops.pointwise_loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
                                   huber_loss, kl_div, l1_loss, smooth_l1_loss)
 from ..ops.conv import conv2d, conv2d_reference
