@@ -3,10 +3,10 @@ optimizer step, or inside a checkpoint write), resumed with --resume, and must e
 bit-identical to an uninterrupted run with the same seed.
 
 How the kill lands where we want it: the training subprocess gets a ``sitecustomize.py`` (on
-PYTHONPATH, imported by Python at startup) that wraps one place of the CLI. When the chosen
-event happens (the K-th optimizer step; the J-th checkpoint write, after its temporary file is
-written and fsynced but before ``os.replace``; or after the rename but before old checkpoints
-are pruned), it writes a marker file and sleeps. The test waits for the marker and sends
+PYTHONPATH, imported by Python at startup) that wraps one place of the training library. When
+the chosen event happens (the K-th optimizer step; the J-th checkpoint write, after its
+temporary file is written and fsynced but before ``os.replace``; or after the rename but before
+old checkpoints are pruned), it writes a marker file and sleeps. The test waits for the marker and sends
 SIGKILL, so the process dies exactly inside that window, not just near it. minitorch itself has
 no test hooks.
 
@@ -39,7 +39,7 @@ HOOK = r'''
 import os, time
 spec, marker = os.environ.get("MT_TEST_PAUSE_AT"), os.environ.get("MT_TEST_MARKER")
 if spec:
-    import minitorch.checkpoint as ckpt, minitorch.cli as cli, minitorch.serialization as ser
+    import minitorch.checkpoint as ckpt, minitorch.training as training, minitorch.serialization as ser
     kind, n, where = (spec.split(":") + [""])[:3]
     n = int(n)
 
@@ -50,16 +50,16 @@ if spec:
         time.sleep(600)  # the test SIGKILLs us here
 
     if kind == "step":  # after the n-th optimizer step of this process (and its checkpoint)
-        real_train, steps = cli.train_one_epoch, [0]
+        real_train, steps = training.train_one_epoch, [0]
 
-        def train_one_epoch(model, loader, optimizer, progress, sums=None, after_step=None):
+        def train_one_epoch(*args, after_step=None, **kwargs):
             def hooked(s):
                 after_step(s)
                 steps[0] += 1
                 if steps[0] == n:
                     pause(f"step {n}")
-            return real_train(model, loader, optimizer, progress, sums, hooked)
-        cli.train_one_epoch = train_one_epoch
+            return real_train(*args, after_step=hooked, **kwargs)
+        training.train_one_epoch = train_one_epoch
     else:  # inside the n-th checkpoint write of this process
         real_save, saves, writing = ckpt.save, [0], [False]
 
