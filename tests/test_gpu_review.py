@@ -8,10 +8,15 @@ the exact CUDA sources, compiled with g++ behind an emulation header (tests/emul
   stands in for each way an install can be broken), and "cuda:N" is honoured or refused;
 - CUDA-graph capture (minitorch/cuda/graph.py) keeps every block the captured step allocated,
   ends a failed capture, and names a host synchronisation as the cause (on a fake CuPy);
+- benchmarks/gpu_suite.py fails loudly: its CPU dry run exits non-zero on a wrong or raising
+  op, a section with no passing rows fails, an unexpected skip fails, reports go where the
+  README says.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import json
 import re
 import subprocess
 import tomllib
@@ -34,6 +39,12 @@ except ImportError:   # before the emulator moved into its own helper module
     from test_kernels_emulated import EMU_HEADER, GXX, emulated_get_function
 
 needs_gxx = pytest.mark.skipif(GXX is None, reason="g++ not found: kernel emulation skipped")
+try:
+    import torch  # noqa: F401  (the suite compares with PyTorch)
+    HAVE_TORCH = True
+except ImportError:
+    HAVE_TORCH = False
+needs_torch_here = pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not importable")
 DTYPES = [np.float32, np.float64]
 
 
@@ -415,3 +426,86 @@ def test_a_host_sync_in_the_captured_step_is_named_and_the_capture_ended(fake_gr
     assert not g.stream.capturing and not g.captured and g._kept == []
     with pytest.raises(RuntimeError, match="nothing captured"):
         g.replay()
+
+
+# --------------------------------------------------------------------------- (11)-(16) suite
+@pytest.fixture(scope="module")
+def suite():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_suite.py"
+    spec = importlib.util.spec_from_file_location("gpu_suite_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _ok_case(suite):
+    F = suite.mt.nn.functional
+    return ("relu", F.relu, suite.TF.relu, [(4, 5)])
+
+
+def _dry_run(suite, tmp_path, *extra):
+    rc = suite.main(["--dry-run-cpu", "--skip", "train_step,epoch", "--out", str(tmp_path),
+                     *extra])
+    return rc, json.loads((tmp_path / "report.json").read_text())
+
+
+@needs_torch_here
+def test_dry_run_passes_when_every_row_passes(suite, tmp_path, monkeypatch):
+    monkeypatch.setattr(suite, "_op_cases", lambda: [_ok_case(suite)])
+    rc, report = _dry_run(suite, tmp_path)
+    assert rc == 0 and report["result"] == "passed", report["failures"]
+    assert report["ops"]["status"] == "ok" and (tmp_path / "report.md").is_file()
+
+
+@needs_torch_here
+def test_dry_run_exits_non_zero_on_a_wrong_op(suite, tmp_path, monkeypatch):
+    wrong = ("relu off by 1e-6", lambda a: suite.mt.nn.functional.relu(a) * (1 + 1e-6),
+             suite.TF.relu, [(4, 5)])
+    monkeypatch.setattr(suite, "_op_cases", lambda: [_ok_case(suite), wrong])
+    rc, report = _dry_run(suite, tmp_path)
+    assert rc == 1 and report["ops"]["status"] == "FAIL"
+    assert [r["status"] for r in report["ops"]["rows"]] == ["pass", "FAIL"]
+    assert "ops: FAIL" in report["failures"]
+
+
+@needs_torch_here
+def test_dry_run_fails_a_section_whose_rows_all_raised(suite, tmp_path, monkeypatch):
+    def boom(a):
+        raise RuntimeError("kernel launch failed")
+    monkeypatch.setattr(suite, "_op_cases", lambda: [("boom", boom, suite.TF.relu, [(2, 2)])])
+    rc, report = _dry_run(suite, tmp_path)
+    assert rc == 1 and report["ops"]["status"] == "FAIL"
+    assert report["ops"]["rows"][0]["status"] == "ERROR"
+
+
+def test_section_rules(suite):
+    assert suite.section_status({"rows": []}) == "FAIL"                   # nothing measured
+    assert suite.section_status({"rows": [{"status": "pass"}]}) == "ok"
+    assert suite.section_status({"status": "FAIL"}) == "FAIL"            # e.g. epoch accuracy
+    assert suite.section_status({"error": "x"}) == "ERROR"
+    row = {"fwd_rel_err": 2e-5}
+    assert suite.row_status(row, {"fwd_rel_err": 2e-5}, suite.F32_TOL) == "FAIL"
+    assert suite.row_status({}, {"e": float("nan")}, 1.0) == "FAIL"      # NaN is no pass
+    assert suite.row_status({"torch_error": "x"}, {}, 1.0) == "ERROR"
+
+
+@pytest.mark.skipif(backend.cuda_unavailable_reason() is None, reason="a GPU is present")
+def test_without_a_gpu_a_real_run_fails_instead_of_passing_on_skips(suite, tmp_path):
+    rc = suite.main(["--skip", "ops,train_step,epoch", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert rc == 1
+    assert any(f.startswith("kernels: skipped (no GPU") for f in report["failures"])
+
+
+def test_reports_go_to_benchmarks_results_and_to_OUT(suite, tmp_path, monkeypatch):
+    args = types.SimpleNamespace(out=None, dry_run_cpu=False)
+    monkeypatch.setenv("OUT", str(tmp_path))
+    assert suite.output_dirs(args) == [suite.REPO / "benchmarks" / "results", tmp_path]
+    monkeypatch.delenv("OUT")
+    dry = suite.output_dirs(types.SimpleNamespace(out=None, dry_run_cpu=True))
+    assert suite.RESULTS not in dry                     # never over the device report
+
+
+def test_data_root_accepts_the_root_or_its_mnist_folder(suite, tmp_path):
+    assert suite.resolve_data_root(str(tmp_path / "mnist")) == tmp_path
+    assert suite.resolve_data_root(str(tmp_path)) == tmp_path
