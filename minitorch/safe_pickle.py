@@ -227,6 +227,7 @@ class Unpickler:
         self.stack: list = []
         self.metastack: list = []
         self.memo: dict = {}
+        self._depths: dict = {}  # id -> (tuple or frozenset, nesting depth)
         ops = 0
         while True:
             at = self._src.consumed
@@ -429,23 +430,36 @@ class Unpickler:
                                                        "BINUNICODE8")))
 
     # containers
+    def _immutable(self, value):
+        """Push a tuple / frozenset, refusing one nested deeper than ``max_depth``: hashing
+        and comparing them recurses in C, so a million-deep dict key would crash the
+        interpreter before any check on the finished object could run."""
+        depth = 1 + max((self._depths[id(v)][1] for v in value if id(v) in self._depths),
+                        default=0)
+        if depth > self.max_depth:
+            raise self._malformed(self._at, f"a tuple nested more than {self.max_depth} levels "
+                                            "deep")
+        if depth > 1 or value:
+            self._depths[id(value)] = (value, depth)  # holding value keeps its id unique
+        self.stack.append(value)
+
     def op_empty_tuple(self):
         self.stack.append(())
 
     def op_tuple(self):
         items = tuple(self._pop_mark())  # before naming self.stack: _pop_mark replaces it
-        self.stack.append(items)
+        self._immutable(items)
 
     def op_tuple1(self):
-        self.stack.append((self._pop(),))
+        self._immutable((self._pop(),))
 
     def op_tuple2(self):
         b, a = self._pop(), self._pop()
-        self.stack.append((a, b))
+        self._immutable((a, b))
 
     def op_tuple3(self):
         c, b, a = self._pop(), self._pop(), self._pop()
-        self.stack.append((a, b, c))
+        self._immutable((a, b, c))
 
     def op_empty_list(self):
         self.stack.append([])
@@ -468,7 +482,7 @@ class Unpickler:
 
     def op_frozenset(self):
         items = frozenset(self._pop_mark())
-        self.stack.append(items)
+        self._immutable(items)
 
     def _target(self, kind: type, opname: str):
         target = self._top()
@@ -560,7 +574,7 @@ class Unpickler:
         self.stack.append(self._new(cls, args, kwargs))
 
     def _new(self, cls, args, kwargs):
-        if cls not in self._allowed_classes:
+        if not isinstance(cls, type) or cls not in self._allowed_classes:
             raise self._unsafe(f"NEWOBJ of {describe(cls)}: only allowlisted classes")
         if not isinstance(args, tuple):
             raise self._malformed(self._at, "NEWOBJ arguments are not a tuple")
