@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...data.mnist import check_root
 from ...safe_pickle import SafePickleError
 from ...safe_pickle import load as safe_load
 from ._numpy_pickle import numpy_allowlist
@@ -127,6 +128,7 @@ class CIFAR10(VisionDataset):
     def __init__(self, root=None, train: bool = True, transform=None, target_transform=None,
                  download: bool = False, release: str | None = None):
         super().__init__(root, transform, target_transform)
+        check_root(self.root, root, "CIFAR10")
         self.train = bool(train)
         self.release = self._choose(release)
         if download:

@@ -31,6 +31,7 @@ class MNIST(VisionDataset):
     def __init__(self, root=None, train: bool = True, transform=None, target_transform=None,
                  download: bool = False):
         super().__init__(root, transform, target_transform)
+        _idx.check_root(self.root, root, type(self).__name__)
         self.train = bool(train)
         split = "train" if self.train else "t10k"
         stems = (f"{split}-images-idx3-ubyte", f"{split}-labels-idx1-ubyte")
