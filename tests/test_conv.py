@@ -1,5 +1,7 @@
 """conv2d: numba im2col/col2im vs the array-code reference vs the direct-loop definition vs
-PyTorch (forward and every grad), finite differences, edge cases, and the error messages."""
+PyTorch (forward and every grad), finite differences, edge cases, and the error messages.
+Every F.conv2d case runs on every backend (tests/backends.py): numba, the NumPy reference, the
+CUDA kernels on the CPU emulator (implicit GEMM) and a real GPU."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -7,9 +9,10 @@ from hypothesis import strategies as st
 
 import minitorch as mt
 import minitorch.nn.functional as F
+from backends import backend, given_settings  # noqa: F401  (backend: the fixture)
 from minitorch.cpu import HAVE_NUMBA
 from minitorch.cpu.im2col import col2im_numba, col2im_xp, im2col_numba, im2col_xp
-from minitorch.ops.conv import out_size
+from minitorch.ops.geometry import Geometry2d, out_size
 from opcheck import check_op, gradcheck_op, torch
 
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba not importable")
@@ -41,7 +44,7 @@ def conv_configs(draw, max_side=7):
 def _geom(x_shape, w_shape, stride, padding, dilation, **_):
     (KH, KW), (SH, SW), (PH, PW), (DH, DW) = w_shape[2:], stride, padding, dilation
     OH, OW = out_size(x_shape[2], KH, SH, PH, DH), out_size(x_shape[3], KW, SW, PW, DW)
-    return (KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    return Geometry2d(KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
 
 
 # --------------------------------------------------------------------------- im2col / col2im
@@ -51,11 +54,11 @@ def test_im2col_numba_matches_array_code(cfg, contiguous):
     xs, ws, kw = cfg
     geom = _geom(xs, ws, **kw)
     x = np.random.default_rng(0).standard_normal(xs) if contiguous else strided(xs)
-    col = im2col_numba(x, *geom)
-    assert col.shape == (xs[1] * ws[2] * ws[3], xs[0] * geom[8] * geom[9])
-    np.testing.assert_array_equal(col, im2col_xp(x, *geom))
+    col = im2col_numba(x, geom)
+    assert col.shape == (xs[1] * ws[2] * ws[3], xs[0] * geom.OH * geom.OW)
+    np.testing.assert_array_equal(col, im2col_xp(x, geom))
     c = np.random.default_rng(1).standard_normal(col.shape)
-    np.testing.assert_allclose(col2im_numba(c, xs, *geom), col2im_xp(c, xs, *geom), rtol=1e-12,
+    np.testing.assert_allclose(col2im_numba(c, xs, geom), col2im_xp(c, xs, geom), rtol=1e-12,
                                atol=1e-12)
 
 
@@ -66,9 +69,9 @@ def test_col2im_is_the_adjoint_of_im2col(cfg):
     geom = _geom(xs, ws, **kw)
     rng = np.random.default_rng(2)
     x = rng.standard_normal(xs)
-    col = im2col_xp(x, *geom)
+    col = im2col_xp(x, geom)
     c = rng.standard_normal(col.shape)
-    np.testing.assert_allclose((col * c).sum(), (x * col2im_xp(c, xs, *geom)).sum(), rtol=1e-10)
+    np.testing.assert_allclose((col * c).sum(), (x * col2im_xp(c, xs, geom)).sum(), rtol=1e-10)
 
 
 def test_im2col_layout_contract():
@@ -78,7 +81,7 @@ def test_im2col_layout_contract():
     KH, KW, SH, SW, PH, PW, DH, DW = 2, 3, 2, 1, 1, 0, 2, 1
     OH, OW = out_size(6, KH, SH, PH, DH), out_size(5, KW, SW, PW, DW)
     for im2col in (im2col_xp, im2col_numba) if HAVE_NUMBA else (im2col_xp,):
-        col = im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+        col = im2col(x, Geometry2d(KH, KW, SH, SW, PH, PW, DH, DW, OH, OW))
         for n, c, kh, kw, oh, ow in np.ndindex(2, 3, KH, KW, OH, OW):
             ih, iw = oh * SH - PH + kh * DH, ow * SW - PW + kw * DW
             inside = 0 <= ih < 6 and 0 <= iw < 5
@@ -87,13 +90,15 @@ def test_im2col_layout_contract():
 
 
 # --------------------------------------------------------------------------- vs PyTorch
+@given_settings
 @given(cfg=conv_configs(), bias=st.booleans(), contiguous=st.booleans())
-def test_conv2d_matches_torch(cfg, bias, contiguous):
+def test_conv2d_matches_torch(backend, cfg, bias, contiguous):
     xs, ws, kw = cfg
     x = np.random.default_rng(0).standard_normal(xs) if contiguous else strided(xs, seed=4)
     specs = (x, ws, (ws[0],)) if bias else (x, ws)
     check_op(lambda *a: F.conv2d(*a, **kw),
-             (lambda *a: torch.nn.functional.conv2d(*a, **kw)) if torch else None, *specs)
+             (lambda *a: torch.nn.functional.conv2d(*a, **kw)) if torch else None, *specs,
+             device=backend.device)
 
 
 EDGE_CASES = [  # x shape, weight shape, kwargs
@@ -115,26 +120,35 @@ EDGE_CASES = [  # x shape, weight shape, kwargs
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")  # PyTorch's, for even kernels
 @pytest.mark.parametrize("xs, ws, kw", EDGE_CASES)
-@pytest.mark.parametrize("fn", ["conv2d", "conv2d_reference"])
-def test_conv2d_edge_cases_match_torch(xs, ws, kw, fn):
-    check_op(lambda x, w, b: getattr(F, fn)(x, w, b, **kw),
+def test_conv2d_edge_cases_match_torch(backend, xs, ws, kw):
+    check_op(lambda x, w, b: F.conv2d(x, w, b, **kw),
+             (lambda x, w, b: torch.nn.functional.conv2d(x, w, b, **kw)) if torch else None,
+             xs, ws, (ws[0],), device=backend.device)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("xs, ws, kw", EDGE_CASES)
+def test_conv2d_reference_edge_cases_match_torch(xs, ws, kw):
+    check_op(lambda x, w, b: F.conv2d_reference(x, w, b, **kw),
              (lambda x, w, b: torch.nn.functional.conv2d(x, w, b, **kw)) if torch else None,
              xs, ws, (ws[0],))
 
 
+@given_settings
 @given(cfg=conv_configs(max_side=5), bias=st.booleans())
-def test_conv2d_reference_matches_fast_path(cfg, bias):
-    """The direct loops (no im2col at all) agree with im2col + GEMM: forward and grads."""
+def test_conv2d_reference_matches_fast_path(backend, cfg, bias):
+    """The direct loops (no im2col at all) agree with each backend's fast path (im2col + GEMM,
+    or implicit GEMM on the CUDA kernels): forward and grads."""
     xs, ws, kw = cfg
     rng = np.random.default_rng(5)
     arrays = [rng.standard_normal(s) for s in ((xs, ws, (ws[0],)) if bias else (xs, ws))]
     up = rng.standard_normal((xs[0], ws[0]) + _geom(xs, ws, **kw)[8:])
     results = []
     for fn in (F.conv2d, F.conv2d_reference):
-        ts = [mt.Tensor(a, requires_grad=True) for a in arrays]
+        ts = [backend.tensor(a, requires_grad=True) for a in arrays]
         y = fn(*ts, **kw)
-        y.backward(up)
-        results.append([y.data] + [t.grad.data for t in ts])
+        y.backward(backend.tensor(up))
+        results.append([backend.numpy(y)] + [backend.numpy(t.grad) for t in ts])
     for fast, ref in zip(*results):
         np.testing.assert_allclose(fast, ref, rtol=1e-10, atol=1e-10)
 
@@ -149,39 +163,47 @@ GRADCHECK_CASES = [
 
 
 @pytest.mark.parametrize("xs, ws, kw", GRADCHECK_CASES)
-@pytest.mark.parametrize("fn", ["conv2d", "conv2d_reference"])
-def test_conv2d_gradcheck(xs, ws, kw, fn):
-    gradcheck_op(lambda x, w, b: getattr(F, fn)(x, w, b, **kw), xs, ws, (ws[0],))
+def test_conv2d_gradcheck(backend, xs, ws, kw):
+    backend.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), xs, ws, (ws[0],))
 
 
-def test_conv2d_gradcheck_non_contiguous_input():
-    x = mt.Tensor(strided((1, 2, 4, 4), seed=6), requires_grad=True)
-    w = mt.Tensor(np.random.default_rng(7).standard_normal((3, 2, 2, 2)), requires_grad=True)
+@pytest.mark.parametrize("xs, ws, kw", GRADCHECK_CASES)
+def test_conv2d_reference_gradcheck(xs, ws, kw):
+    gradcheck_op(lambda x, w, b: F.conv2d_reference(x, w, b, **kw), xs, ws, (ws[0],))
+
+
+def test_conv2d_gradcheck_non_contiguous_input(backend):
+    x = backend.tensor(strided((1, 2, 4, 4), seed=6), requires_grad=True)
+    w = backend.tensor(np.random.default_rng(7).standard_normal((3, 2, 2, 2)),
+                       requires_grad=True)
     assert not x.data.flags.c_contiguous
     assert mt.gradcheck(lambda x, w: F.conv2d(x, w, stride=2, padding=1), [x, w])
 
 
 # --------------------------------------------------------------------------- behaviour
-def test_first_layer_computes_no_input_grad_and_saves_no_weight():
-    x = mt.randn(2, 1, 6, 6)                    # data: no grad
-    w = mt.randn(3, 1, 3, 3, requires_grad=True)
+def test_first_layer_computes_no_input_grad_and_saves_no_weight(backend):
+    """The graph names the algorithm that ran; neither saves W when gx is not needed."""
+    x = backend.tensor(np.random.default_rng(9).standard_normal((2, 1, 6, 6)))   # data
+    w = backend.tensor(np.random.default_rng(10).standard_normal((3, 1, 3, 3)),
+                       requires_grad=True)
     y = F.conv2d(x, w)
-    col, weight = y.grad_fn.ctx.saved
-    assert col is not None and weight is None   # W is only needed for gx
+    assert y.grad_fn.name() == ("Conv2dImplicitGemm" if backend.is_cuda_path else "Conv2d")
+    col_or_x, weight = y.grad_fn.ctx.saved      # col (im2col) or x (implicit GEMM), for gW
+    assert col_or_x is not None and weight is None   # W is only needed for gx
     y.sum().backward()
     assert x.grad is None and w.grad.shape == (3, 1, 3, 3)
 
 
-def test_conv2d_keeps_float32_and_matches_torch_float32():
+def test_conv2d_keeps_float32_and_matches_torch_float32(backend):
     rng = np.random.default_rng(8)
     x = rng.standard_normal((4, 3, 10, 10)).astype(np.float32)
     w = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
     b = rng.standard_normal(5).astype(np.float32)
-    y = F.conv2d(mt.tensor(x), mt.tensor(w), mt.tensor(b), padding=1)
+    y = F.conv2d(backend.tensor(x), backend.tensor(w), backend.tensor(b), padding=1)
     assert y.dtype == np.float32
     if torch is not None:
         ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), padding=1)
-        np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(backend.numpy(y), ref.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_conv2d_module_shapes_and_init_bounds():
@@ -217,9 +239,10 @@ def test_conv2d_module_shapes_and_init_bounds():
     ((1, 1, 5, 5), (1, 1, 3, 3), dict(padding="same", stride=2), r"'same' needs stride 1"),
 ])
 @pytest.mark.parametrize("fn", ["conv2d", "conv2d_reference"])
-def test_conv2d_errors(xs, ws, kw, match, fn):
+def test_conv2d_errors(backend, xs, ws, kw, match, fn):
     with pytest.raises((ValueError, TypeError), match=rf"^{fn}: .*{match}"):
-        getattr(F, fn)(mt.randn(*xs), mt.randn(*ws), **kw)
+        getattr(F, fn)(backend.tensor(mt.randn(*xs).numpy()), backend.tensor(mt.randn(*ws).numpy()),
+                       **kw)
 
 
 def test_conv2d_dtype_and_bias_errors():

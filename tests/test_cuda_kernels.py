@@ -9,8 +9,11 @@ import pytest
 
 from minitorch.backend import cupy_module, is_cuda_available
 from minitorch.cpu.im2col import col2im_xp, im2col_xp
-from minitorch.cuda import fused
+from minitorch.cpu.pool import max_pool_backward_xp, max_pool_xp
+from minitorch.cuda import fused, launch, loader
 from minitorch.cuda import ops as cuda_ops
+from minitorch.ops.geometry import Geometry2d
+from minitorch.ops.pool import avg_divisor, pool_out_size
 from test_kernels_emulated import _conv_ref, _out, _rand, _softmax_xent_ref, _wgrad_ref
 
 pytestmark = pytest.mark.cuda
@@ -20,20 +23,11 @@ TOL = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-11, atol
 
 @pytest.fixture(scope="module")
 def cp():
-    """CuPy, with empty/empty_like returning NaN-filled (or -777) arrays in this module."""
+    """CuPy, with the kernels' fresh outputs NaN-filled (or -777) in this module."""
     if not is_cuda_available():
         pytest.skip("no GPU")
-    cupy = cupy_module()
-    real_empty, real_empty_like = cupy.empty, cupy.empty_like
-
-    def poison(a):
-        a.fill(np.nan if a.dtype.kind == "f" else -777)
-        return a
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(cupy, "empty", lambda *a, **k: poison(real_empty(*a, **k)))
-        mp.setattr(cupy, "empty_like", lambda *a, **k: poison(real_empty_like(*a, **k)))
-        yield cupy
+    with launch.poisoned_outputs():
+        yield cupy_module()
 
 
 def _dev(cp, a, contiguous=False):
@@ -65,14 +59,15 @@ GEOMS = [  # N C H W KH KW SH SW PH PW DH DW
 @pytest.mark.parametrize("g", GEOMS)
 def test_im2col_col2im(cp, dtype, g):
     N, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW = g
-    geom = (KH, KW, SH, SW, PH, PW, DH, DW, _out(H, KH, SH, PH, DH), _out(W, KW, SW, PW, DW))
+    geom = Geometry2d(KH, KW, SH, SW, PH, PW, DH, DW, _out(H, KH, SH, PH, DH),
+                      _out(W, KW, SW, PW, DW))
     x = _rand((N, C, H, W), dtype, 1)
-    col = cuda_ops.im2col(_dev(cp, x), *geom)
-    np.testing.assert_array_equal(cp.asnumpy(col), im2col_xp(x, *geom))
+    col = cuda_ops.im2col(_dev(cp, x), geom)
+    np.testing.assert_array_equal(cp.asnumpy(col), im2col_xp(x, geom))
     gcol = _rand(col.shape, dtype, 2)
-    gx = cuda_ops.col2im(_dev(cp, gcol), x.shape, *geom)
-    np.testing.assert_allclose(cp.asnumpy(gx), col2im_xp(gcol, x.shape, *geom), **TOL[dtype])
-    again = cuda_ops.col2im(_dev(cp, gcol), x.shape, *geom)
+    gx = cuda_ops.col2im(_dev(cp, gcol), x.shape, geom)
+    np.testing.assert_allclose(cp.asnumpy(gx), col2im_xp(gcol, x.shape, geom), **TOL[dtype])
+    again = cuda_ops.col2im(_dev(cp, gcol), x.shape, geom)
     assert bool((again == gx).all()), "col2im is not deterministic"
 
 
@@ -86,18 +81,17 @@ POOLS = [  # shape, (KH KW SH SW PH PW DH DW), ceil_mode
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape,k,ceil", POOLS)
 def test_max_pool(cp, dtype, shape, k, ceil):
-    from minitorch.ops.pool import max_pool_backward_xp, max_pool_xp, pool_out_size
     KH, KW, SH, SW, PH, PW, DH, DW = k
-    geom = k + (pool_out_size(shape[2], KH, SH, PH, DH, ceil),
-                pool_out_size(shape[3], KW, SW, PW, DW, ceil))
+    geom = Geometry2d(*k, pool_out_size(shape[2], KH, SH, PH, DH, ceil),
+                      pool_out_size(shape[3], KW, SW, PW, DW, ceil))
     x = np.round(_rand(shape, dtype, 3) * 2).astype(dtype)   # ties
-    out, idx = cuda_ops.max_pool(_dev(cp, x), *geom)
+    out, idx = cuda_ops.max_pool(_dev(cp, x), geom)
     ref_out, ref_idx = max_pool_xp(x, geom)
     np.testing.assert_array_equal(cp.asnumpy(out), ref_out)
     np.testing.assert_array_equal(cp.asnumpy(idx), ref_idx)
     gy = _rand(ref_out.shape, dtype, 4)
-    gx = cuda_ops.max_pool_backward(_dev(cp, gy), idx, shape, *geom)
-    np.testing.assert_allclose(cp.asnumpy(gx), max_pool_backward_xp(gy, ref_idx, shape),
+    gx = cuda_ops.max_pool_backward(_dev(cp, gy), idx, shape, geom)
+    np.testing.assert_allclose(cp.asnumpy(gx), max_pool_backward_xp(gy, ref_idx, shape, geom),
                                **TOL[dtype])
 
 
@@ -105,33 +99,21 @@ def test_max_pool(cp, dtype, shape, k, ceil):
 @pytest.mark.parametrize("include_pad", [True, False])
 def test_avg_pool(cp, dtype, include_pad):
     torch = pytest.importorskip("torch")
-    from minitorch.ops.pool import _avg_divisor, pool_out_size
     shape, (KH, KW, SH, SW, PH, PW) = (2, 3, 9, 8), (3, 3, 2, 2, 1, 1)
     OH, OW = (pool_out_size(shape[2], KH, SH, PH, 1, True),
               pool_out_size(shape[3], KW, SW, PW, 1, True))
-    geom = (KH, KW, SH, SW, PH, PW, 1, 1, OH, OW)
-    div = cp.asarray(_avg_divisor(geom, shape[2], shape[3], include_pad, None), dtype=dtype)
+    geom = Geometry2d(KH, KW, SH, SW, PH, PW, 1, 1, OH, OW)
+    div = avg_divisor(geom, shape[2], shape[3], include_pad, None)
     x = _rand(shape, dtype, 5)
-    out = cuda_ops.avg_pool(_dev(cp, x), div, KH, KW, SH, SW, PH, PW, OH, OW)
+    out = cuda_ops.avg_pool(_dev(cp, x), div, geom)
     xt = torch.tensor(x.astype(np.float64), requires_grad=True)
     ref = torch.nn.functional.avg_pool2d(xt, (KH, KW), (SH, SW), (PH, PW), ceil_mode=True,
                                          count_include_pad=include_pad)
     np.testing.assert_allclose(cp.asnumpy(out), ref.detach().numpy(), **TOL[dtype])
     gy = _rand(out.shape, dtype, 6)
     ref.backward(torch.tensor(gy.astype(np.float64)))
-    gx = cuda_ops.avg_pool_backward(_dev(cp, gy), div, shape, KH, KW, SH, SW, PH, PW, OH, OW)
+    gx = cuda_ops.avg_pool_backward(_dev(cp, gy), div, shape, geom)
     np.testing.assert_allclose(cp.asnumpy(gx), xt.grad.numpy(), **TOL[dtype])
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_bias_relu(cp, dtype):
-    x, b = _rand((4, 6, 5, 5), dtype, 7), _rand((6,), dtype, 8)
-    y = cuda_ops.bias_relu(_dev(cp, x), cp.asarray(b))
-    ref = np.maximum(x + b.reshape(1, 6, 1, 1), 0)
-    np.testing.assert_allclose(cp.asnumpy(y), ref, **TOL[dtype])
-    gy = _rand(x.shape, dtype, 9)
-    gx = cuda_ops.relu_backward(_dev(cp, gy), y)
-    np.testing.assert_array_equal(cp.asnumpy(gx), gy * (ref > 0))
 
 
 CONVS = [  # N G Cg OCg H W KH KW SH SW PH PW DH DW bias
@@ -148,7 +130,7 @@ CONVS = [  # N G Cg OCg H W KH KW SH SW PH PW DH DW bias
 def test_conv_implicit_gemm(cp, dtype, c):
     N, G, Cg, OCg, H, W, KH, KW, SH, SW, PH, PW, DH, DW, has_b = c
     OH, OW = _out(H, KH, SH, PH, DH), _out(W, KW, SW, PW, DW)
-    geom = (KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    geom = Geometry2d(KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
     x = _rand((N, G * Cg, H, W), dtype, 10)
     w = _rand((G * OCg, Cg, KH, KW), dtype, 11)
     b = _rand((G * OCg,), dtype, 12) if has_b else None
@@ -165,22 +147,22 @@ def test_conv_implicit_gemm(cp, dtype, c):
     K = Cg * KH * KW
     gcol = np.matmul(w.reshape(G, OCg, K).transpose(0, 2, 1),
                      gy.reshape(N, G * OCg, -1).transpose(1, 0, 2).reshape(G, OCg, -1))
-    np.testing.assert_allclose(cp.asnumpy(gx), col2im_xp(gcol.reshape(G * K, -1), x.shape, *geom),
+    np.testing.assert_allclose(cp.asnumpy(gx), col2im_xp(gcol.reshape(G * K, -1), x.shape, geom),
                                **TOL[dtype])
 
 
-@pytest.mark.parametrize("tile", cuda_ops._CONV_TILES)
-def test_conv_every_tile_shape(cp, monkeypatch, tile):
-    monkeypatch.setattr(cuda_ops, "_conv_tile", lambda rows, cols: tile)
+@pytest.mark.parametrize("tile", loader.CONV_TILES)
+def test_conv_every_tile_shape(cp, tile):
     c = CONVS[0]
     N, G, Cg, OCg, H, W, KH, KW, SH, SW, PH, PW, DH, DW, _ = c
-    geom = (KH, KW, SH, SW, PH, PW, DH, DW, _out(H, KH, SH, PH, DH), _out(W, KW, SW, PW, DW))
+    geom = Geometry2d(KH, KW, SH, SW, PH, PW, DH, DW, _out(H, KH, SH, PH, DH),
+                      _out(W, KW, SW, PW, DW))
     x, w = _rand((N, Cg, H, W), np.float64, 14), _rand((OCg, Cg, KH, KW), np.float64, 15)
     ref, col = _conv_ref(x, w, None, geom, 1)
-    y = cuda_ops.conv2d_forward(cp.asarray(x), cp.asarray(w), None, geom)
+    y = cuda_ops.conv2d_forward(cp.asarray(x), cp.asarray(w), None, geom, tile=tile)
     np.testing.assert_allclose(cp.asnumpy(y), ref, **TOL[np.float64])
     gy = _rand(ref.shape, np.float64, 16)
-    gw = cuda_ops.conv2d_weight_grad(cp.asarray(x), cp.asarray(gy), w.shape, geom)
+    gw = cuda_ops.conv2d_weight_grad(cp.asarray(x), cp.asarray(gy), w.shape, geom, tile=tile)
     np.testing.assert_allclose(cp.asnumpy(gw), _wgrad_ref(col, gy, w.shape, 1),
                                **TOL[np.float64])
 

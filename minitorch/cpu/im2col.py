@@ -32,10 +32,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import get_array_module
+from ..ops.geometry import Geometry2d
 from . import HAVE_NUMBA
 
 if HAVE_NUMBA:
-    from numba import njit, uint64
+    from numba import uint64
+
+    from .jit import njit  # numba's, recompiling a damaged on-disk cache
 else:  # the kernels become plain Python; callers use the *_xp paths instead
     uint64 = int
 
@@ -112,57 +116,42 @@ def _col2im_kernel(col, x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
                         d += OW
 
 
-def im2col_numba(x: np.ndarray, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW) -> np.ndarray:
+def im2col_numba(x: np.ndarray, g: Geometry2d) -> np.ndarray:
     """x (N, C, H, W) NumPy array -> col (C*KH*KW, N*OH*OW), with the numba kernel."""
     x = np.ascontiguousarray(x)
     N, C = x.shape[:2]
-    col = np.empty((C * KH * KW, N * OH * OW), dtype=x.dtype)
-    _im2col_kernel(x, col, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    col = np.empty((C * g.KH * g.KW, N * g.OH * g.OW), dtype=x.dtype)
+    _im2col_kernel(x, col, *g)
     return col
 
 
-def col2im_numba(col: np.ndarray, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW) -> np.ndarray:
+def col2im_numba(col: np.ndarray, x_shape, g: Geometry2d) -> np.ndarray:
     """col (C*KH*KW, N*OH*OW) -> x (N, C, H, W): the adjoint of im2col, with the numba kernel."""
     x = np.empty(x_shape, dtype=col.dtype)
-    _col2im_kernel(np.ascontiguousarray(col), x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    _col2im_kernel(np.ascontiguousarray(col), x, *g)
     return x
 
 
 # --------------------------------------------------------------------------- xp reference paths
-def _pads(H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
-    """Bottom/right padding so that every window lies inside the padded image (>= 0)."""
-    return (max(0, (OH - 1) * SH + DH * (KH - 1) + 1 - H - PH),
-            max(0, (OW - 1) * SW + DW * (KW - 1) + 1 - W - PW))
-
-
-def im2col_xp(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+def im2col_xp(x, g: Geometry2d):
     """Same contract as im2col_numba, in array code: one strided slice per (kh, kw)."""
-    from ..backend import get_array_module
     xp = get_array_module(x)
     N, C, H, W = x.shape
-    PB, PR = _pads(H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
-    xpad = xp.pad(x, ((0, 0), (0, 0), (PH, PB), (PW, PR)))
-    col = xp.empty((C, KH, KW, N, OH, OW), dtype=x.dtype)
-    for kh in range(KH):
-        for kw in range(KW):
-            h0, w0 = kh * DH, kw * DW
-            window = xpad[:, :, h0:h0 + SH * (OH - 1) + 1:SH, w0:w0 + SW * (OW - 1) + 1:SW]
-            col[:, kh, kw] = window.transpose(1, 0, 2, 3)
-    return col.reshape(C * KH * KW, N * OH * OW)
+    xpad = xp.pad(x, g.pad_widths(H, W))
+    col = xp.empty((C, g.KH, g.KW, N, g.OH, g.OW), dtype=x.dtype)
+    for kh, kw, (rows, cols) in g.taps():
+        col[:, kh, kw] = xpad[:, :, rows, cols].transpose(1, 0, 2, 3)
+    return col.reshape(C * g.KH * g.KW, N * g.OH * g.OW)
 
 
-def col2im_xp(col, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+def col2im_xp(col, x_shape, g: Geometry2d):
     """Same contract as col2im_numba, in array code. For a fixed (kh, kw) the windows hit
     distinct pixels, so a plain += per offset accumulates correctly (no np.add.at needed)."""
-    from ..backend import get_array_module
     xp = get_array_module(col)
     N, C, H, W = x_shape
-    PB, PR = _pads(H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
-    xpad = xp.zeros((N, C, H + PH + PB, W + PW + PR), dtype=col.dtype)
-    col6 = col.reshape(C, KH, KW, N, OH, OW)
-    for kh in range(KH):
-        for kw in range(KW):
-            h0, w0 = kh * DH, kw * DW
-            xpad[:, :, h0:h0 + SH * (OH - 1) + 1:SH, w0:w0 + SW * (OW - 1) + 1:SW] += \
-                col6[:, kh, kw].transpose(1, 0, 2, 3)
-    return xp.ascontiguousarray(xpad[:, :, PH:PH + H, PW:PW + W])
+    PB, PR = g.pad_end(H, W)
+    xpad = xp.zeros((N, C, H + g.PH + PB, W + g.PW + PR), dtype=col.dtype)
+    col6 = col.reshape(C, g.KH, g.KW, N, g.OH, g.OW)
+    for kh, kw, (rows, cols) in g.taps():
+        xpad[:, :, rows, cols] += col6[:, kh, kw].transpose(1, 0, 2, 3)
+    return xp.ascontiguousarray(xpad[:, :, g.PH:g.PH + H, g.PW:g.PW + W])

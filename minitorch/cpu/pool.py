@@ -1,4 +1,5 @@
-"""Max-pooling kernels: forward (value and argmax index per window) and backward (scatter).
+"""Pooling kernels: numba max pooling, forward (value and argmax index per window) and backward
+(scatter), and the array-code (NumPy/CuPy) reference paths of max and average pooling.
 
 Notation as in im2col.py; x is (N, C, H, W), out and idx are (N, C, OH, OW).
 ``idx[n, c, oh, ow] = ih*W + iw``: the flat position of the window's max inside its input
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import get_array_module
+from ..ops.geometry import Geometry2d
 from .im2col import njit, uint64  # numba's, or plain stand-ins when numba is absent
 
 # Serial kernels with flat uint64 indices, for the reasons given in im2col.py.
@@ -89,21 +92,85 @@ def _max_pool_backward_kernel(gy, idx, gx):
                 xf[uint64(p * HW + k)] += gf[uint64(o)]
 
 
-def max_pool_numba(x: np.ndarray, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+def max_pool_numba(x: np.ndarray, g: Geometry2d):
     """x (N, C, H, W) -> (out, idx), both (N, C, OH, OW); idx is int64."""
     x = np.ascontiguousarray(x)
     N, C, H, W = x.shape
-    out = np.empty((N, C, OH, OW), dtype=x.dtype)
-    idx = np.empty((N, C, OH, OW), dtype=np.int64)
-    if (KH, KW, SH, SW, PH, PW, DH, DW) == (2, 2, 2, 2, 0, 0, 1, 1) and \
-            2 * OH <= H and 2 * OW <= W:
+    out = np.empty((N, C, g.OH, g.OW), dtype=x.dtype)
+    idx = np.empty((N, C, g.OH, g.OW), dtype=np.int64)
+    if g[:8] == (2, 2, 2, 2, 0, 0, 1, 1) and 2 * g.OH <= H and 2 * g.OW <= W:
         _max_pool_2x2_kernel(x, out, idx)
     else:
-        _max_pool_kernel(x, out, idx, KH, KW, SH, SW, PH, PW, DH, DW)
+        _max_pool_kernel(x, out, idx, *g[:8])
     return out, idx
 
 
-def max_pool_backward_numba(gy: np.ndarray, idx: np.ndarray, x_shape) -> np.ndarray:
+def max_pool_backward_numba(gy: np.ndarray, idx: np.ndarray, x_shape, g: Geometry2d):
+    """gy, idx (N, C, OH, OW) -> gx (N, C, H, W): a scatter along idx (g is not needed)."""
     gx = np.empty(x_shape, dtype=gy.dtype)
     _max_pool_backward_kernel(np.ascontiguousarray(gy), idx, gx)
     return gx
+
+
+# --------------------------------------------------------------------------- xp reference paths
+def max_pool_xp(x, g: Geometry2d):
+    """Reference max pool in array code (NumPy/CuPy): -> (out, idx) as the numba kernel."""
+    xp = get_array_module(x)
+    H, W = x.shape[2:]
+    xpad = xp.pad(x, g.pad_widths(H, W), constant_values=-xp.inf)
+    stack = xp.stack([xpad[:, :, rows, cols] for _, _, (rows, cols) in g.taps()])
+    k = stack.argmax(axis=0)                           # first max in scan order (or NaN)
+    out = xp.take_along_axis(stack, k[None], axis=0)[0]
+    ih = xp.arange(g.OH).reshape(g.OH, 1) * g.SH - g.PH + (k // g.KW) * g.DH
+    iw = xp.arange(g.OW) * g.SW - g.PW + (k % g.KW) * g.DW
+    idx = ih * W + iw
+    # A window whose inputs are all -inf "chose" its first element, which may be padding:
+    # use its first in-bounds element instead, as the kernel does (-1: window all padding).
+    fh = _first_inside(g.OH, g.SH, g.PH, g.KH, g.DH, H)[:, None]
+    fw = _first_inside(g.OW, g.SW, g.PW, g.KW, g.DW, W)[None, :]
+    first = np.where((fh < 0) | (fw < 0), -1, fh * W + fw)
+    idx = xp.where(out == -xp.inf, xp.asarray(first), idx)
+    return out, idx.astype(np.int64)
+
+
+def _first_inside(O, S, P, K, D, size):
+    """Per output position: the first window row (col) inside [0, size), or -1 if none."""
+    first = np.full(O, -1)
+    for o in range(O):
+        rows = [o * S - P + k * D for k in range(K) if 0 <= o * S - P + k * D < size]
+        first[o] = rows[0] if rows else -1
+    return first
+
+
+def max_pool_backward_xp(gy, idx, x_shape, g: Geometry2d):
+    xp = get_array_module(gy)
+    N, C, H, W = x_shape
+    gx = xp.zeros((N * C, H * W), dtype=gy.dtype)
+    planes = xp.arange(N * C).reshape(N * C, 1)
+    keep = idx >= 0                                    # index -1: window wholly in padding
+    xp.add.at(gx, (planes, xp.where(keep, idx, 0).reshape(N * C, -1)),
+              xp.where(keep, gy, 0).reshape(N * C, -1))
+    return gx.reshape(x_shape)
+
+
+def avg_pool_xp(x, divisor, g: Geometry2d):
+    """Sum of each window's KH*KW strided slices of the zero-padded x, / divisor (OH, OW)."""
+    xp = get_array_module(x)
+    xpad = xp.pad(x, g.pad_widths(*x.shape[2:]))
+    total = None
+    for _, _, (rows, cols) in g.taps():
+        w = xpad[:, :, rows, cols]
+        total = w.copy() if total is None else total + w
+    return total / xp.asarray(divisor, dtype=x.dtype)
+
+
+def avg_pool_backward_xp(gy, divisor, x_shape, g: Geometry2d):
+    """Each window's gradient, divided as in the forward, spread back over the window."""
+    xp = get_array_module(gy)
+    N, C, H, W = x_shape
+    PB, PR = g.pad_end(H, W)
+    grad = gy / xp.asarray(divisor, dtype=gy.dtype)
+    gpad = xp.zeros((N, C, H + g.PH + PB, W + g.PW + PR), dtype=gy.dtype)
+    for _, _, (rows, cols) in g.taps():
+        gpad[:, :, rows, cols] += grad
+    return gpad[:, :, g.PH:g.PH + H, g.PW:g.PW + W]

@@ -14,15 +14,13 @@ import math
 import numpy as np
 
 from ..backend import get_array_module
-from . import loader
-from .launch import THREADS, check_dtype, check_int32, contiguous, grid_1d, i32
+from ..cpu.adam import adam_step_xp
+from .launch import THREADS, check_dtype, check_int32, contiguous, empty, empty_like, grid_1d, i32
+from .launch import run
+from .loader import SCALAR_TYPES
 
 XENT_THREADS = 128  # as #define'd in softmax_xent.cu
 BN_THREADS = 256    # as #define'd in batchnorm.cu
-
-
-def _run(filename, name, dtype, grid, block, args):
-    loader.get_function(filename, name, dtype)(grid, block, args)
 
 
 # --------------------------------------------------------------------------- cross-entropy
@@ -43,11 +41,11 @@ def softmax_cross_entropy(z, y, ignore_index: int = -100):
         raise IndexError(f"softmax_cross_entropy: target value {int(y[bad].ravel()[0])} is out "
                          f"of range for {C} classes (ignore_index={ignore_index})")
     check_int32("softmax_cross_entropy", z=z.size)
-    loss = xp.empty((N,), dtype=dtype)
-    grad = xp.empty((N, C), dtype=dtype)
+    loss = empty(xp, (N,), dtype)
+    grad = empty(xp, (N, C), dtype)
     if N:
-        _run("softmax_xent.cu", "softmax_xent_forward_backward", dtype, (N,), (XENT_THREADS,),
-             (z, y, loss, grad) + i32(N, C) + (np.int64(ignore_index),))
+        run("softmax_xent.cu", "softmax_xent_forward_backward", dtype, (N,), (XENT_THREADS,),
+            (z, y, loss, grad) + i32(N, C) + (np.int64(ignore_index),))
     return loss, grad
 
 
@@ -85,13 +83,13 @@ def batch_norm_stats_and_apply(x, gamma, beta, eps: float = 1e-5):
     x, gamma, beta = contiguous(x), contiguous(gamma), contiguous(beta)
     xp = get_array_module(x)
     N, C, S = _channels("batch_norm", x)
-    mean, var, invstd = (xp.empty((C,), dtype=dtype) for _ in range(3))
-    _run("batchnorm.cu", "bn_stats", dtype, (C,), (BN_THREADS,),
-         (x, mean, var, invstd) + i32(N, C, S) + (np.float64(eps),))
-    y = xp.empty_like(x)
+    mean, var, invstd = (empty(xp, (C,), dtype) for _ in range(3))
+    run("batchnorm.cu", "bn_stats", dtype, (C,), (BN_THREADS,),
+        (x, mean, var, invstd) + i32(N, C, S) + (np.float64(eps),))
+    y = empty_like(x)
     grid, block = grid_1d(x.size)
-    _run("batchnorm.cu", "bn_apply", dtype, grid, block,
-         (x, mean, invstd, gamma, beta, y) + i32(x.size, C, S))
+    run("batchnorm.cu", "bn_apply", dtype, grid, block,
+        (x, mean, invstd, gamma, beta, y) + i32(x.size, C, S))
     return y, mean, var, invstd
 
 
@@ -102,11 +100,11 @@ def batch_norm_inference(x, running_mean, running_var, gamma, beta, eps: float =
     xp = get_array_module(x)
     N, C, S = _channels("batch_norm", x)
     invstd = (1.0 / xp.sqrt(running_var + eps)).astype(dtype)
-    y = xp.empty_like(x)
+    y = empty_like(x)
     grid, block = grid_1d(x.size)
-    _run("batchnorm.cu", "bn_apply", dtype, grid, block,
-         (x, contiguous(running_mean), invstd, contiguous(gamma), contiguous(beta), y)
-         + i32(x.size, C, S))
+    run("batchnorm.cu", "bn_apply", dtype, grid, block,
+        (x, contiguous(running_mean), invstd, contiguous(gamma), contiguous(beta), y)
+        + i32(x.size, C, S))
     return y
 
 
@@ -116,13 +114,13 @@ def batch_norm_backward(gy, x, gamma, mean, invstd):
     gy, x, gamma = contiguous(gy), contiguous(x), contiguous(gamma)
     xp = get_array_module(x)
     N, C, S = _channels("batch_norm backward", x)
-    sum_gy, sum_gy_xhat = xp.empty((C,), dtype=dtype), xp.empty((C,), dtype=dtype)
-    _run("batchnorm.cu", "bn_backward_reduce", dtype, (C,), (BN_THREADS,),
-         (gy, x, mean, invstd, sum_gy, sum_gy_xhat) + i32(N, C, S))
-    gx = xp.empty_like(x)
+    sum_gy, sum_gy_xhat = empty(xp, (C,), dtype), empty(xp, (C,), dtype)
+    run("batchnorm.cu", "bn_backward_reduce", dtype, (C,), (BN_THREADS,),
+        (gy, x, mean, invstd, sum_gy, sum_gy_xhat) + i32(N, C, S))
+    gx = empty_like(x)
     grid, block = grid_1d(x.size)
-    _run("batchnorm.cu", "bn_backward_apply", dtype, grid, block,
-         (gy, x, mean, invstd, gamma, sum_gy, sum_gy_xhat, gx) + i32(x.size, C, S, N * S))
+    run("batchnorm.cu", "bn_backward_apply", dtype, grid, block,
+        (gy, x, mean, invstd, gamma, sum_gy, sum_gy_xhat, gx) + i32(x.size, C, S, N * S))
     return gx, sum_gy_xhat, sum_gy
 
 
@@ -149,7 +147,33 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, *, lr: float, step: int,
     check_int32("adam_update", param=param.size)
     grid, block = grid_1d(param.size, THREADS)
     bc1, sqrt_bc2 = 1.0 - beta1 ** step, math.sqrt(1.0 - beta2 ** step)
-    _run("adam.cu", "adam_update", dtype, grid, block,
-         (param, grad, exp_avg, exp_avg_sq) + i32(param.size)
-         + tuple(np.float64(v) for v in (lr, beta1, beta2, eps, weight_decay, bc1, sqrt_bc2))
-         + i32(int(decoupled)))
+    run("adam.cu", "adam_update", dtype, grid, block,
+        (param, grad, exp_avg, exp_avg_sq) + i32(param.size)
+        + tuple(np.float64(v) for v in (lr, beta1, beta2, eps, weight_decay, bc1, sqrt_bc2))
+        + i32(int(decoupled)))
+
+
+def adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1,
+              beta2, eps, weight_decay, amsgrad, maximize, decoupled) -> None:
+    """The CUDA table's adam_step (signature: minitorch/kernel_table.py): the fused kernel for
+    every tensor it takes; amsgrad, maximize, other dtypes and non-contiguous parameters take
+    the array-code step (minitorch/cpu/adam.py), which runs on CuPy arrays as well."""
+    rest = []
+    for i, (data, grad) in enumerate(zip(params, grads)):
+        if amsgrad or maximize or not data.flags.c_contiguous or not _fusable(data, grad):
+            rest.append(i)
+            continue
+        adam_update(data, grad, exp_avgs[i], exp_avg_sqs[i], lr=lr, step=steps[i],
+                    beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                    decoupled=decoupled)
+    if rest:
+        pick = lambda seq: [seq[i] for i in rest]  # noqa: E731
+        adam_step_xp(pick(params), pick(grads), pick(exp_avgs), pick(exp_avg_sqs),
+                     pick(max_exp_avg_sqs), pick(steps), lr=lr, beta1=beta1, beta2=beta2,
+                     eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                     decoupled=decoupled)
+
+
+def _fusable(*arrays) -> bool:
+    """True when the kernels take these arrays' dtype (float32 or float64, all the same)."""
+    return all(np.dtype(a.dtype) in SCALAR_TYPES and a.dtype == arrays[0].dtype for a in arrays)

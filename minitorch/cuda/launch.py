@@ -1,4 +1,5 @@
-"""Launch helpers shared by the CUDA ops: dtype and contiguity checks, int32 limits, grids.
+"""Launch helpers shared by the CUDA ops: dtype and contiguity checks, int32 limits, grids,
+output allocation, and ``run`` (look a kernel up through the loader and launch it).
 
 The kernels index with 32-bit ints (cheaper than 64-bit on the GPU) and read C-contiguous
 float32/float64 arrays; these helpers enforce that before a launch, so a wrong call is a clear
@@ -8,9 +9,13 @@ parameter would misread.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import numpy as np
 
 from ..backend import get_array_module
+from . import loader
 from .loader import SCALAR_TYPES
 
 THREADS = 256             # threads per block of the elementwise-style kernels
@@ -57,3 +62,35 @@ def i32(*values) -> tuple:
 def device_id(xp) -> object:
     """A hashable id of the current device of array module ``xp`` (for per-device caches)."""
     return xp.cuda.Device().id if hasattr(xp, "cuda") else "cpu"
+
+
+def run(filename: str, name: str, dtype, grid, block, args, defines: tuple = ()) -> None:
+    """Launch kernel ``name`` of kernels/<filename> (compiled for dtype and defines)."""
+    loader.get_function(filename, name, dtype, defines)(grid, block, args)
+
+
+# Fresh outputs of the kernels come from ``empty``; under ``poisoned_outputs()`` (the tests)
+# they are filled with NaN (floats) or -777 (ints) first, so an element a kernel forgets to
+# write fails a comparison instead of passing by luck.
+_poison = contextvars.ContextVar("minitorch_cuda_poison_outputs", default=False)
+
+
+@contextlib.contextmanager
+def poisoned_outputs():
+    token = _poison.set(True)
+    try:
+        yield
+    finally:
+        _poison.reset(token)
+
+
+def empty(xp, shape, dtype):
+    """An output array for a kernel to fill (poisoned under ``poisoned_outputs``)."""
+    out = xp.empty(shape, dtype=dtype)
+    if _poison.get():
+        out.fill(np.nan if np.dtype(dtype).kind == "f" else -777)
+    return out
+
+
+def empty_like(a):
+    return empty(get_array_module(a), a.shape, a.dtype)

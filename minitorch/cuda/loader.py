@@ -7,11 +7,17 @@ Each source is compiled by NVRTC (through CuPy) the first time a kernel of it is
 tile-shape defines, and the module and each function are memoized per device. Re-creating a
 RawModule per call would recompile (or at least re-load) it each time: a known 2x slowdown.
 
-Only ``get_function`` touches CuPy; ``kernel_source`` and ``compile_options`` are plain Python
-(the emulated tests and the nvcc check use them to build exactly what the GPU runs).
+Only ``get_function`` touches CuPy; ``kernel_source``, ``compile_options`` and ``builds`` are
+plain Python (the emulated tests and .ci/compile_kernels.sh use them to build exactly what the
+GPU runs). ``VARIANTS`` declares, once, every define set a source is compiled with beyond the
+dtype; ``get_function`` refuses any other, so nothing can launch that CI did not compile.
+``compile_with(builder)`` hands the kernel lookups of the enclosed code to ``builder`` (the
+tests' CPU emulator, tests/emulator.py) instead of NVRTC.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from importlib import resources
 from pathlib import Path
 
@@ -23,6 +29,21 @@ from ..backend import cupy_module
 SCALAR_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 _REPO_KERNELS = Path(__file__).resolve().parents[2] / "kernels"
+
+# Tile shapes (BM, BN, TM, TN) of conv_direct.cu: BM tiles output channels (a LeNet layer has
+# 6..50, so a 64-row tile would idle most threads of a 6-channel layer); BN tiles output
+# pixels (forward) or k (weight grad). minitorch/cuda/ops.py picks among exactly these.
+CONV_TILES = ((16, 64, 2, 4), (32, 64, 4, 4), (64, 64, 4, 4), (32, 128, 4, 4))
+
+
+def conv_tile_defines(tile) -> tuple:
+    BM, BN, TM, TN = tile
+    return (("CONV_BM", BM), ("CONV_BN", BN), ("CONV_TM", TM), ("CONV_TN", TN))
+
+
+# Every compiled variant beyond the dtype: file -> the define tuples it is built with (files
+# not listed are built once per dtype, with no defines).
+VARIANTS = {"conv_direct.cu": tuple(conv_tile_defines(t) for t in CONV_TILES)}
 _sources: dict[str, str] = {}
 _modules: dict[tuple, object] = {}    # (device id, file, dtype, defines) -> cupy.RawModule
 _functions: dict[tuple, object] = {}  # (device id, file, dtype, defines, name) -> RawKernel
@@ -54,6 +75,41 @@ def compile_options(dtype, defines: tuple = ()) -> tuple[str, ...]:
             *(f"-D{name}={value}" for name, value in defines))
 
 
+def kernel_files() -> list[str]:
+    """The names of every kernels/*.cu source (from the checkout, else the installed package)."""
+    if _REPO_KERNELS.is_dir():
+        return sorted(p.name for p in _REPO_KERNELS.glob("*.cu"))
+    return sorted(p.name for p in resources.files("minitorch.kernels").iterdir()
+                  if p.name.endswith(".cu"))
+
+
+def builds():
+    """(filename, dtype, defines) for every variant the GPU can run: what CI compiles."""
+    for filename in kernel_files():
+        for dtype in SCALAR_TYPES:
+            for defines in VARIANTS.get(filename, ((),)):
+                yield filename, dtype, tuple(defines)
+
+
+def _check_variant(filename: str, defines: tuple) -> None:
+    if tuple(defines) not in VARIANTS.get(filename, ((),)):
+        raise ValueError(f"minitorch.cuda: {filename} is not built with defines {defines}; "
+                         f"declared variants: {VARIANTS.get(filename, ((),))} (loader.VARIANTS)")
+
+
+_builder = contextvars.ContextVar("minitorch_kernel_builder", default=None)
+
+
+@contextlib.contextmanager
+def compile_with(builder):
+    """Look kernels up with ``builder(filename, name, dtype, defines)`` in the enclosed code."""
+    token = _builder.set(builder)
+    try:
+        yield
+    finally:
+        _builder.reset(token)
+
+
 def get_function(filename: str, name: str, dtype, defines: tuple = ()):
     """The kernel ``name`` of kernels/<filename> for ``dtype`` on the current device.
 
@@ -61,6 +117,10 @@ def get_function(filename: str, name: str, dtype, defines: tuple = ()):
     The result is called as ``fn(grid, block, args)``, args being CuPy arrays and NumPy
     scalars of the exact C parameter types (np.int32 for ``int``).
     """
+    _check_variant(filename, defines)
+    builder = _builder.get()
+    if builder is not None:
+        return builder(filename, name, dtype, tuple(defines))
     cp = cupy_module()
     dt = np.dtype(dtype)
     device = cp.cuda.Device().id

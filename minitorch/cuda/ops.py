@@ -1,25 +1,22 @@
 """The CUDA kernels as array functions: CuPy arrays in, CuPy arrays out.
 
-Each function has the signature of its CPU counterpart (minitorch/cpu/im2col.py, cpu/pool.py)
-where there is one, so ops/conv.py and ops/pool.py can dispatch on the array type. Geometry
-notation as in ops/conv.py: N, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW; L = OH*OW.
+The CUDA kernel table (minitorch/cuda/table.py) is made of these; each has the signature of
+its CPU counterpart (minitorch/kernel_table.py lists them). Geometry ``g``: an
+ops/geometry.py ``Geometry2d`` (N, C, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW; L = OH*OW).
 
 Every function checks dtypes (float32/float64), makes its inputs C-contiguous, checks 32-bit
-index limits, then launches one kernel of kernels/*.cu through ``loader.get_function``. The
-array code around the launches uses ``xp`` only, so the same functions also run on NumPy
-arrays when a test substitutes an emulated ``get_function`` (tests/test_kernels_emulated.py).
+index limits, then launches kernels of kernels/*.cu through ``launch.run``. The array code
+around the launches uses ``xp`` only, so the same functions also run on NumPy arrays when the
+tests hand the launches to the CPU emulator (tests/emulator.py).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..backend import get_array_module
-from . import loader
-from .launch import check_dtype, check_int32, contiguous, device_id, grid_1d, i32
-
-
-def _run(filename, name, dtype, grid, block, args, defines=()):
-    loader.get_function(filename, name, dtype, defines)(grid, block, args)
+from ..ops.geometry import Geometry2d
+from .launch import check_dtype, check_int32, contiguous, device_id, empty, grid_1d, i32, run
+from .loader import CONV_TILES, conv_tile_defines
 
 
 # --------------------------------------------------------------------------- im2col / col2im
@@ -35,154 +32,136 @@ def _col_strides(C, KH, KW, N, OH, OW):
     return s_n, s_c, s_kh, s_kw, s_oh, s_ow
 
 
-def im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+def _window_args(N, C, H, W, g: Geometry2d) -> tuple:
+    """The int arguments im2col.cu and col2im.cu share (channel range 0..C, then geometry)."""
+    return i32(N, C, 0, C, H, W, g.KH, g.KW, g.OH, g.OW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW,
+               *_col_strides(C, g.KH, g.KW, N, g.OH, g.OW))
+
+
+def im2col(x, g: Geometry2d):
     """x (N, C, H, W) -> col (C*KH*KW, N*OH*OW), the CPU path's layout."""
     dtype = check_dtype("im2col", x)
     x = contiguous(x)
     N, C, H, W = x.shape
-    xp = get_array_module(x)
-    check_int32("im2col", x=x.size, col=C * KH * KW * N * OH * OW)
-    col = xp.empty((C * KH * KW, N * OH * OW), dtype=dtype)
+    check_int32("im2col", x=x.size, col=C * g.KH * g.KW * N * g.OH * g.OW)
+    col = empty(get_array_module(x), (C * g.KH * g.KW, N * g.OH * g.OW), dtype)
     grid, block = grid_1d(col.size)
-    _run("im2col.cu", "im2col", dtype, grid, block,
-         (x, col) + i32(N, C, 0, C, H, W, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW,
-                        *_col_strides(C, KH, KW, N, OH, OW)))
+    run("im2col.cu", "im2col", dtype, grid, block, (x, col) + _window_args(N, C, H, W, g))
     return col
 
 
-def col2im(col, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+def col2im(col, x_shape, g: Geometry2d):
     """col (C*KH*KW, N*OH*OW) -> x (N, C, H, W), summing overlapping windows (gather form:
     deterministic, no atomics)."""
     dtype = check_dtype("col2im", col)
     col = contiguous(col)
     N, C, H, W = x_shape
-    if col.shape != (C * KH * KW, N * OH * OW):
+    if col.shape != (C * g.KH * g.KW, N * g.OH * g.OW):
         raise ValueError(f"col2im: col shape {col.shape} does not match x shape {x_shape} "
-                         f"with a {KH}x{KW} kernel and {OH}x{OW} output: expected "
-                         f"{(C * KH * KW, N * OH * OW)}")
-    xp = get_array_module(col)
+                         f"with a {g.KH}x{g.KW} kernel and {g.OH}x{g.OW} output: expected "
+                         f"{(C * g.KH * g.KW, N * g.OH * g.OW)}")
     check_int32("col2im", col=col.size, x=N * C * H * W)
-    x = xp.empty(x_shape, dtype=dtype)
+    x = empty(get_array_module(col), x_shape, dtype)
     grid, block = grid_1d(x.size)
-    _run("col2im.cu", "col2im", dtype, grid, block,
-         (col, x) + i32(N, C, 0, C, H, W, KH, KW, OH, OW, SH, SW, PH, PW, DH, DW,
-                        *_col_strides(C, KH, KW, N, OH, OW)))
+    run("col2im.cu", "col2im", dtype, grid, block, (col, x) + _window_args(N, C, H, W, g))
     return x
 
 
 # --------------------------------------------------------------------------- pooling
-def max_pool(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+def _pool_args(P, H, W, g: Geometry2d, dilation: bool = True) -> tuple:
+    """The int arguments of pool.cu's kernels: planes, sizes, then the window."""
+    window = (g.KH, g.KW, g.SH, g.SW, g.PH, g.PW) + ((g.DH, g.DW) if dilation else ())
+    return i32(P, H, W, g.OH, g.OW, *window)
+
+
+def max_pool(x, g: Geometry2d):
     """x (N, C, H, W) -> (out, idx), both (N, C, OH, OW); idx int64 flat ih*W + iw."""
     dtype = check_dtype("max_pool2d", x)
     x = contiguous(x)
     N, C, H, W = x.shape
     xp = get_array_module(x)
-    check_int32("max_pool2d", x=x.size, out=N * C * OH * OW)
-    out = xp.empty((N, C, OH, OW), dtype=dtype)
-    idx = xp.empty((N, C, OH, OW), dtype=np.int64)
+    check_int32("max_pool2d", x=x.size, out=N * C * g.OH * g.OW)
+    out = empty(xp, (N, C, g.OH, g.OW), dtype)
+    idx = empty(xp, (N, C, g.OH, g.OW), np.int64)
     grid, block = grid_1d(out.size)
-    _run("pool.cu", "max_pool2d_forward", dtype, grid, block,
-         (x, out, idx) + i32(N * C, H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW))
+    run("pool.cu", "max_pool2d_forward", dtype, grid, block,
+        (x, out, idx) + _pool_args(N * C, H, W, g))
     return out, idx
 
 
-def max_pool_backward(gy, idx, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+def max_pool_backward(gy, idx, x_shape, g: Geometry2d):
     """gy, idx (N, C, OH, OW) -> gx (N, C, H, W). Unlike the CPU scatter it needs the
     geometry: each input pixel gathers from the windows that can contain it."""
     dtype = check_dtype("max_pool2d backward", gy)
     gy, idx = contiguous(gy), contiguous(idx.astype(np.int64, copy=False))
     N, C, H, W = x_shape
-    xp = get_array_module(gy)
     check_int32("max_pool2d backward", gy=gy.size, gx=N * C * H * W)
-    gx = xp.empty(x_shape, dtype=dtype)
+    gx = empty(get_array_module(gy), x_shape, dtype)
     grid, block = grid_1d(gx.size)
-    _run("pool.cu", "max_pool2d_backward", dtype, grid, block,
-         (gy, idx, gx) + i32(N * C, H, W, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW))
+    run("pool.cu", "max_pool2d_backward", dtype, grid, block,
+        (gy, idx, gx) + _pool_args(N * C, H, W, g))
     return gx
 
 
-def avg_pool(x, divisor, KH, KW, SH, SW, PH, PW, OH, OW):
-    """x (N, C, H, W) -> (N, C, OH, OW): window sums / divisor, an (OH, OW) array of x's
-    dtype holding PyTorch's per-window divisor (ops/pool.py's _avg_divisor)."""
-    dtype = check_dtype("avg_pool2d", x, divisor)
-    x, divisor = contiguous(x), contiguous(divisor)
+_divisors: dict[tuple, object] = {}
+
+
+def _device_divisor(xp, divisor, dtype):
+    """The (OH, OW) divisor table of avg pooling on the device, in ``dtype``: uploaded once
+    per (device, dtype, table) and then reused, not copied to the device every forward."""
+    host = np.asarray(divisor, dtype=np.float64)
+    key = (device_id(xp), np.dtype(dtype).str, host.shape, host.tobytes())
+    hit = _divisors.get(key)
+    if hit is None:
+        hit = _divisors[key] = contiguous(xp.asarray(host, dtype=dtype))
+    return hit
+
+
+def avg_pool(x, divisor, g: Geometry2d):
+    """x (N, C, H, W) -> (N, C, OH, OW): window sums / divisor, the (OH, OW) float64 table of
+    PyTorch's per-window divisors (ops/pool.py's avg_divisor)."""
+    dtype = check_dtype("avg_pool2d", x)
+    x = contiguous(x)
     N, C, H, W = x.shape
     xp = get_array_module(x)
-    check_int32("avg_pool2d", x=x.size, out=N * C * OH * OW)
-    out = xp.empty((N, C, OH, OW), dtype=dtype)
+    check_int32("avg_pool2d", x=x.size, out=N * C * g.OH * g.OW)
+    out = empty(xp, (N, C, g.OH, g.OW), dtype)
     grid, block = grid_1d(out.size)
-    _run("pool.cu", "avg_pool2d_forward", dtype, grid, block,
-         (x, divisor, out) + i32(N * C, H, W, OH, OW, KH, KW, SH, SW, PH, PW))
+    run("pool.cu", "avg_pool2d_forward", dtype, grid, block,
+        (x, _device_divisor(xp, divisor, dtype), out)
+        + _pool_args(N * C, H, W, g, dilation=False))
     return out
 
 
-def avg_pool_backward(gy, divisor, x_shape, KH, KW, SH, SW, PH, PW, OH, OW):
+def avg_pool_backward(gy, divisor, x_shape, g: Geometry2d):
     """gy (N, C, OH, OW) -> gx (N, C, H, W): each pixel gathers gy/divisor of its windows."""
-    dtype = check_dtype("avg_pool2d backward", gy, divisor)
-    gy, divisor = contiguous(gy), contiguous(divisor)
+    dtype = check_dtype("avg_pool2d backward", gy)
+    gy = contiguous(gy)
     N, C, H, W = x_shape
     xp = get_array_module(gy)
     check_int32("avg_pool2d backward", gy=gy.size, gx=N * C * H * W)
-    gx = xp.empty(x_shape, dtype=dtype)
+    gx = empty(xp, x_shape, dtype)
     grid, block = grid_1d(gx.size)
-    _run("pool.cu", "avg_pool2d_backward", dtype, grid, block,
-         (gy, divisor, gx) + i32(N * C, H, W, OH, OW, KH, KW, SH, SW, PH, PW))
-    return gx
-
-
-# --------------------------------------------------------------------------- bias + ReLU
-def bias_relu(x, b):
-    """relu(x + b) with b (C,) broadcast over dim 1 of x (N, C, ...): one pass over memory."""
-    dtype = check_dtype("bias_relu", x, b)
-    x, b = contiguous(x), contiguous(b)
-    if x.ndim < 2 or b.shape != (x.shape[1],):
-        raise ValueError(f"bias_relu: bias shape {b.shape} must be (C,) for input {x.shape} "
-                         "with channels in dim 1")
-    check_int32("bias_relu", x=x.size)
-    y = get_array_module(x).empty_like(x)
-    S = int(np.prod(x.shape[2:], dtype=np.int64))
-    grid, block = grid_1d(x.size)
-    _run("bias_act.cu", "bias_relu_forward", dtype, grid, block,
-         (x, b, y) + i32(x.size, x.shape[1], S))
-    return y
-
-
-def relu_backward(gy, y):
-    """gy * (y > 0), from the ReLU's output y (the input is not needed)."""
-    dtype = check_dtype("relu backward", gy, y)
-    if gy.shape != y.shape:
-        raise ValueError(f"relu backward: grad shape {gy.shape} != output shape {y.shape}")
-    gy, y = contiguous(gy), contiguous(y)
-    check_int32("relu backward", y=y.size)
-    gx = get_array_module(y).empty_like(y)
-    grid, block = grid_1d(y.size)
-    _run("bias_act.cu", "relu_backward_from_output", dtype, grid, block,
-         (gy, y, gx) + i32(y.size))
+    run("pool.cu", "avg_pool2d_backward", dtype, grid, block,
+        (gy, _device_divisor(xp, divisor, dtype), gx)
+        + _pool_args(N * C, H, W, g, dilation=False))
     return gx
 
 
 # --------------------------------------------------------------------------- implicit-GEMM conv
-# Tile shapes (BM, BN, TM, TN) compiled for conv_direct.cu; .ci/compile_kernels.sh builds
-# exactly these. BM tiles output channels: a LeNet layer has 6..50, so a 64-row tile would
-# idle most threads of a 6-channel layer; BN tiles output pixels (forward) or k (weight grad).
-_CONV_TILES = ((16, 64, 2, 4), (32, 64, 4, 4), (64, 64, 4, 4), (32, 128, 4, 4))
 _WGRAD_TARGET_BLOCKS = 264   # ~2 waves on a 132-SM H100; a constant, so results never
                              # depend on the GPU model (the split count fixes the sum order)
 _tables: dict[tuple, tuple] = {}
 
 
 def _conv_tile(rows: int, cols: int):
-    """Pick a tile for a GEMM of ``rows`` output channels by ``cols`` columns."""
+    """Pick a tile (one of loader.CONV_TILES) for a GEMM of ``rows`` output channels by
+    ``cols`` columns."""
     if rows <= 16:
-        return _CONV_TILES[0]
+        return CONV_TILES[0]
     if rows <= 32:
-        return _CONV_TILES[3] if cols >= 128 * 512 else _CONV_TILES[1]
-    return _CONV_TILES[2]
-
-
-def _tile_defines(tile) -> tuple:
-    BM, BN, TM, TN = tile
-    return (("CONV_BM", BM), ("CONV_BN", BN), ("CONV_TM", TM), ("CONV_TN", TN))
+        return CONV_TILES[3] if cols >= 128 * 512 else CONV_TILES[1]
+    return CONV_TILES[2]
 
 
 def _threads(tile) -> int:
@@ -190,79 +169,79 @@ def _threads(tile) -> int:
     return (BM // TM) * (BN // TN)
 
 
-def _conv_tables(xp, Cg, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+def _conv_tables(xp, Cg, H, W, g: Geometry2d):
     """The int32 index tables of conv_direct.cu (ktab: k -> tap offsets; qtab: q -> window
     origin), built once per geometry and device and kept on the device."""
-    key = (device_id(xp), Cg, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    key = (device_id(xp), Cg, H, W) + tuple(g)
     hit = _tables.get(key)
     if hit is None:
-        c, kh, kw = np.meshgrid(np.arange(Cg), np.arange(KH), np.arange(KW), indexing="ij")
-        dh, dw = (kh * DH).ravel(), (kw * DW).ravel()
+        c, kh, kw = np.meshgrid(np.arange(Cg), np.arange(g.KH), np.arange(g.KW), indexing="ij")
+        dh, dw = (kh * g.DH).ravel(), (kw * g.DW).ravel()
         ktab = np.concatenate([c.ravel() * H * W + dh * W + dw, dh, dw]).astype(np.int32)
-        oh, ow = np.meshgrid(np.arange(OH), np.arange(OW), indexing="ij")
-        qtab = np.concatenate([(oh * SH - PH).ravel(), (ow * SW - PW).ravel()]).astype(np.int32)
+        oh, ow = np.meshgrid(np.arange(g.OH), np.arange(g.OW), indexing="ij")
+        qtab = np.concatenate([(oh * g.SH - g.PH).ravel(),
+                               (ow * g.SW - g.PW).ravel()]).astype(np.int32)
         hit = _tables[key] = (xp.asarray(ktab), xp.asarray(qtab))
     return hit
 
 
-def conv2d_forward(x, weight, bias, geom, groups: int = 1):
+def conv2d_forward(x, weight, bias, g: Geometry2d, groups: int = 1, *, tile=None):
     """y = conv2d(x, weight) + bias without an im2col buffer (implicit GEMM, conv_direct.cu).
 
-    x (N, C, H, W), weight (OC, C/groups, KH, KW), bias (OC,) or None, geom the 10-tuple
-    (KH, KW, SH, SW, PH, PW, DH, DW, OH, OW) of ops/conv.py -> y (N, OC, OH, OW).
+    x (N, C, H, W), weight (OC, C/groups, KH, KW), bias (OC,) or None -> y (N, OC, OH, OW).
+    tile: one of loader.CONV_TILES instead of the one picked for the shape (tests).
     """
     dtype = check_dtype("conv2d", x, weight, bias)
     x, weight, bias = contiguous(x), contiguous(weight), contiguous(bias)
-    KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = geom
     N, C, H, W = x.shape
     OC, Cg = weight.shape[:2]
     xp = get_array_module(x)
-    check_int32("conv2d", x=x.size, y=N * OC * OH * OW)
-    ktab, qtab = _conv_tables(xp, Cg, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
-    y = xp.empty((N, OC, OH, OW), dtype=dtype)
-    P, OCg = N * OH * OW, OC // groups
-    tile = _conv_tile(OCg, P)
+    check_int32("conv2d", x=x.size, y=N * OC * g.OH * g.OW)
+    ktab, qtab = _conv_tables(xp, Cg, H, W, g)
+    y = empty(xp, (N, OC, g.OH, g.OW), dtype)
+    P, OCg = N * g.OH * g.OW, OC // groups
+    tile = tile or _conv_tile(OCg, P)
     BM, BN = tile[:2]
     grid = ((P + BN - 1) // BN, (OCg + BM - 1) // BM, groups)
-    _run("conv_direct.cu", "conv2d_forward_igemm", dtype, grid, (_threads(tile),),
-         (x, weight, bias, y, ktab, qtab)
-         + i32(N, C, H, W, OC, OH, OW, groups, Cg * KH * KW, bias is not None),
-         defines=_tile_defines(tile))
+    run("conv_direct.cu", "conv2d_forward_igemm", dtype, grid, (_threads(tile),),
+        (x, weight, bias, y, ktab, qtab)
+        + i32(N, C, H, W, OC, g.OH, g.OW, groups, Cg * g.KH * g.KW, bias is not None),
+        defines=conv_tile_defines(tile))
     return y
 
 
-def conv2d_weight_grad(x, gy, weight_shape, geom, groups: int = 1):
-    """gW = sum over (n, oh, ow) of gy * patches of x, without an im2col buffer.
+def conv2d_weight_grad(x, gy, weight_shape, g: Geometry2d, groups: int = 1, *, tile=None):
+    """gW = sum over (n, oh, ow) of gy * patches of x, without an im2col buffer (tile: as in
+    conv2d_forward).
 
     Deterministic: the batch is cut into S fixed slices (S from the shape alone), each block
     writes its slice's partial sums, and the S partials are summed in a fixed order.
     """
     dtype = check_dtype("conv2d weight grad", x, gy)
     x, gy = contiguous(x), contiguous(gy)
-    KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = geom
     N, C, H, W = x.shape
     OC, Cg = weight_shape[:2]
     xp = get_array_module(x)
     check_int32("conv2d weight grad", x=x.size, gy=gy.size)
-    ktab, qtab = _conv_tables(xp, Cg, H, W, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
-    K, OCg = Cg * KH * KW, OC // groups
-    tile = _conv_tile(OCg, K)
+    ktab, qtab = _conv_tables(xp, Cg, H, W, g)
+    K, OCg = Cg * g.KH * g.KW, OC // groups
+    tile = tile or _conv_tile(OCg, K)
     BM, BN = tile[:2]
     tiles = ((K + BN - 1) // BN) * ((OCg + BM - 1) // BM) * groups
     splits = min(N, max(1, -(-_WGRAD_TARGET_BLOCKS // tiles)))
     per_split = -(-N // splits)
     splits = -(-N // per_split)
     check_int32("conv2d weight grad", partial=splits * OC * K)
-    partial = xp.empty((splits, OC, K), dtype=dtype)
+    partial = empty(xp, (splits, OC, K), dtype)
     grid = ((K + BN - 1) // BN, (OCg + BM - 1) // BM, groups * splits)
-    _run("conv_direct.cu", "conv2d_wgrad_igemm", dtype, grid, (_threads(tile),),
-         (x, gy, partial, ktab, qtab)
-         + i32(N, C, H, W, OC, OH, OW, groups, K, per_split),
-         defines=_tile_defines(tile))
-    return partial.sum(axis=0).reshape(OC, Cg, KH, KW)
+    run("conv_direct.cu", "conv2d_wgrad_igemm", dtype, grid, (_threads(tile),),
+        (x, gy, partial, ktab, qtab)
+        + i32(N, C, H, W, OC, g.OH, g.OW, groups, K, per_split),
+        defines=conv_tile_defines(tile))
+    return partial.sum(axis=0).reshape(OC, Cg, g.KH, g.KW)
 
 
-def conv2d_input_grad(gy, weight, x_shape, geom, groups: int = 1):
+def conv2d_input_grad(gy, weight, x_shape, g: Geometry2d, groups: int = 1):
     """gx = col2im(W^T @ gy): one cuBLAS GEMM per group, then the gather-form col2im."""
     xp = get_array_module(gy)
     check_dtype("conv2d input grad", gy, weight)
@@ -275,4 +254,4 @@ def conv2d_input_grad(gy, weight, x_shape, geom, groups: int = 1):
     else:
         gcol = xp.matmul(weight.reshape(G, OC // G, K).transpose(0, 2, 1),
                          gmat.reshape(G, OC // G, -1))
-    return col2im(gcol.reshape(G * K, -1), x_shape, *geom)
+    return col2im(gcol.reshape(G * K, -1), x_shape, g)

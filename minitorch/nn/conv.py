@@ -1,12 +1,14 @@
-"""Conv2d: a learnable 2-D convolution layer over ``F.conv2d`` (im2col + GEMM, ops/conv.py)."""
+"""Convolution layers: Conv2d over ``F.conv2d`` (im2col + GEMM, ops/conv.py), Conv1d, and the
+transposed ConvTranspose1d/2d (ops/conv_transpose.py)."""
 from __future__ import annotations
 
-import math
+import numpy as np
 
-from ..ops.conv import conv2d, pair
+from ..ops.conv import conv2d
+from ..ops.conv_transpose import conv1d, conv_transpose1d, conv_transpose2d
+from ..ops.geometry import pair
 from ..tensor import Tensor
-from . import init
-from .linear import check_size, empty_parameter
+from .linear import check_size, empty_parameter, reset_weight_and_bias
 from .module import Module
 
 
@@ -51,11 +53,8 @@ class Conv2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
+        reset_weight_and_bias(self.weight, self.bias, fan_in)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
@@ -74,3 +73,99 @@ class Conv2d(Module):
         if self.bias is None:
             s += ", bias=False"
         return s
+
+
+def _one(value, name: str, layer: str) -> tuple:
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{layer}: {name} must be an int or a 1-tuple, got {value!r}")
+    return (int(value),)
+
+
+class Conv1d(Module):
+    """(N, C, L) -> (N, OC, OL) over ``F.conv1d`` (a 1 x K conv2d). weight (OC, C/groups, K)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device=None, dtype=None):
+        super().__init__()
+        if padding_mode != "zeros":
+            raise ValueError(f"Conv1d: padding_mode must be 'zeros', got {padding_mode!r}")
+        self.in_channels = check_size("Conv1d", "in_channels", in_channels, 1)
+        self.out_channels = check_size("Conv1d", "out_channels", out_channels, 1)
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv1d: in_channels ({in_channels}) and out_channels "
+                             f"({out_channels}) must be divisible by groups ({groups})")
+        self.kernel_size = _one(kernel_size, "kernel_size", "Conv1d")
+        self.stride, self.dilation = _one(stride, "stride", "Conv1d"), _one(dilation, "dilation", "Conv1d")
+        self.padding = padding if isinstance(padding, str) else _one(padding, "padding", "Conv1d")
+        self.groups, self.padding_mode = int(groups), padding_mode
+        self.weight = empty_parameter((out_channels, in_channels // groups) + self.kernel_size,
+                                      device, dtype)
+        if bias:
+            self.bias = empty_parameter((out_channels,), device, dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        reset_weight_and_bias(self.weight, self.bias, self.weight.shape[1] * self.kernel_size[0])
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        pad = self.padding if isinstance(self.padding, str) else self.padding[0]
+        return conv1d(input, self.weight, self.bias, self.stride[0], pad, self.dilation[0],
+                      self.groups)
+
+
+class _ConvTransposeNd(Module):
+    """Shared by ConvTranspose1d/2d: weight (in_channels, out_channels/groups, *kernel)."""
+
+    _dims = 2
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: padding_mode must be 'zeros', got {padding_mode!r}")
+        self.in_channels = check_size(name, "in_channels", in_channels, 1)
+        self.out_channels = check_size(name, "out_channels", out_channels, 1)
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
+                             f"({out_channels}) must be divisible by groups ({groups})")
+        size = (lambda v, n: pair(v, n, name)) if self._dims == 2 else \
+            (lambda v, n: _one(v, n, name))
+        self.kernel_size, self.stride = size(kernel_size, "kernel_size"), size(stride, "stride")
+        self.padding, self.dilation = size(padding, "padding"), size(dilation, "dilation")
+        self.output_padding = size(output_padding, "output_padding")
+        self.groups, self.padding_mode = int(groups), padding_mode
+        self.weight = empty_parameter((in_channels, out_channels // groups) + self.kernel_size,
+                                      device, dtype)
+        if bias:
+            self.bias = empty_parameter((out_channels,), device, dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        fan_in = self.weight.shape[1] * int(np.prod(self.kernel_size))
+        reset_weight_and_bias(self.weight, self.bias, fan_in)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        op = conv_transpose2d if self._dims == 2 else conv_transpose1d
+        unwrap = (lambda v: v) if self._dims == 2 else (lambda v: v[0])
+        return op(input, self.weight, self.bias, unwrap(self.stride), unwrap(self.padding),
+                  unwrap(self.output_padding), self.groups, unwrap(self.dilation))
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """(N, Cin, H, W) -> (N, Cout, OH, OW), OH = (H-1)SH - 2PH + DH(KH-1) + output_padding + 1:
+    the adjoint of a Conv2d (learned upsampling), over ``F.conv_transpose2d``."""
+
+    _dims = 2
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    _dims = 1

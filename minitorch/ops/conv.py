@@ -21,53 +21,19 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
 from ..autograd import Function
 from ..backend import get_array_module
-from ..cpu import HAVE_NUMBA
-from ..cpu.im2col import col2im_numba, col2im_xp, im2col_numba, im2col_xp
-from ..cuda import ops as cuda_ops
+from ..kernel_table import kernels_for
 from ..tensor import Tensor
+from .geometry import Geometry2d, out_size, pair
+from .shape import squeeze, unsqueeze
+
+__all__ = ["conv2d", "conv2d_reference", "Conv2d", "Conv2dImplicitGemm", "Conv2dReference",
+           "apply_batched", "check_conv_args", "out_size", "pair"]  # pair, out_size: re-exported
 
 
-# --------------------------------------------------------------------------- geometry helpers
-def pair(value, name: str, op: str) -> tuple[int, int]:
-    """An int or a pair of ints -> (h, w); anything else is a clear error."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return int(value), int(value)
-    if (isinstance(value, (tuple, list)) and len(value) == 2
-            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)):
-        return int(value[0]), int(value[1])
-    raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-
-
-def out_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
-    """PyTorch's floor rule: (size + 2*pad - dilation*(kernel-1) - 1)//stride + 1."""
-    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
-    """x (N, C, H, W) -> col (C*KH*KW, N*OH*OW). NumPy: numba kernel; else the xp path
-    (the place where device kernels plug in, following the same layout contract)."""
-    if HAVE_NUMBA and isinstance(x, np.ndarray):
-        return im2col_numba(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
-    if get_array_module(x) is not np:  # CuPy: the CUDA kernel, same layout
-        return cuda_ops.im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
-    return im2col_xp(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
-
-
-def col2im(col, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
-    """col (C*KH*KW, N*OH*OW) -> x (N, C, H, W), summing overlapping windows."""
-    if HAVE_NUMBA and isinstance(col, np.ndarray):
-        return col2im_numba(col, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
-    if get_array_module(col) is not np:  # CuPy: the CUDA gather kernel (deterministic)
-        return cuda_ops.col2im(col, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
-    return col2im_xp(col, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
-
-
-def _check_conv_args(op, x, weight, bias, stride, padding, dilation, groups):
-    """Validate shapes/dtypes; return (geometry tuple, unbatched flag)."""
+def check_conv_args(op, x, weight, bias, stride, padding, dilation, groups) -> Geometry2d:
+    """Validate shapes/dtypes of a (C, H, W) or (N, C, H, W) input; return the geometry."""
     if x.ndim not in (3, 4):
         raise ValueError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, "
                          f"got shape {x.shape}")
@@ -122,7 +88,16 @@ def _check_conv_args(op, x, weight, bias, stride, padding, dilation, groups):
         raise ValueError(f"{op}: kernel size {(KH, KW)} (with dilation {(DH, DW)}: "
                          f"{(EKH, EKW)}) can't be greater than the padded input size {padded} "
                          f"(input {x.shape}, padding {padding!r})")
-    return (KH, KW, SH, SW, PH, PW, DH, DW, OH, OW), x.ndim == 3
+    return Geometry2d(KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+
+
+def apply_batched(op, input: Tensor, *rest, **params) -> Tensor:
+    """``op.apply(input, *rest, **params)`` for an (N, C, H, W) input; a (C, H, W) one runs as
+    a batch of one. Done here, in the public wrappers, so no forward or backward deals with
+    unbatched inputs."""
+    if input.ndim == 3:
+        return squeeze(op.apply(unsqueeze(input, 0), *rest, **params), 0)
+    return op.apply(input, *rest, **params)
 
 
 # --------------------------------------------------------------------------- im2col + GEMM
@@ -130,21 +105,18 @@ class Conv2d(Function):
     """y = conv(x, weight) + bias with im2col and one GEMM per group (see the module doc)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias=None, *, geom, groups, unbatched=False):
+    def forward(ctx, x, weight, bias=None, *, geom, groups, kernels):
+        K = kernels
         xp = get_array_module(x)
-        if unbatched:
-            x = x[None]
-        if xp is not np:  # CuPy: implicit-GEMM kernels, no col matrix in memory
-            return _forward_cuda(ctx, x, weight, bias, geom, groups, unbatched)
         N, C = x.shape[:2]
         OC = weight.shape[0]
-        G, OH, OW = groups, geom[8], geom[9]
-        col = im2col(x, *geom)                             # (C*KH*KW, N*L)
-        K = col.shape[0] // G
+        G, OH, OW = groups, geom.OH, geom.OW
+        col = K.im2col(x, geom)                            # (C*KH*KW, N*L)
+        Kg = col.shape[0] // G
         if G == 1:
-            out = weight.reshape(OC, K) @ col              # (OC, N*L): one GEMM
+            out = weight.reshape(OC, Kg) @ col             # (OC, N*L): one GEMM
         else:
-            out = xp.matmul(weight.reshape(G, OC // G, K), col.reshape(G, K, -1))
+            out = xp.matmul(weight.reshape(G, OC // G, Kg), col.reshape(G, Kg, -1))
         out = out.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)
         y = xp.empty((N, OC, OH, OW), dtype=x.dtype)
         if bias is None:
@@ -153,74 +125,75 @@ class Conv2d(Function):
             xp.add(out, bias.reshape(1, OC, 1, 1), out=y)
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         ctx.save_for_backward(col if need_w else None, weight if need_x else None)
-        ctx.x_shape, ctx.geom, ctx.groups, ctx.unbatched = x.shape, geom, groups, unbatched
-        return y[0] if unbatched else y
+        ctx.x_shape, ctx.geom, ctx.groups, ctx.kernels = x.shape, geom, groups, K
+        return y
 
     @staticmethod
     def backward(ctx, gy):
-        if getattr(ctx, "on_cuda", False):
-            return _backward_cuda(ctx, gy)
         xp = get_array_module(gy)
         col, weight = ctx.saved
-        geom, G, x_shape = ctx.geom, ctx.groups, ctx.x_shape
-        if ctx.unbatched:
-            gy = gy[None]
-        N, OC = gy.shape[:2]
-        # (N, OC, OH, OW) -> (OC, N*L): the GEMM operand layout (a transposing copy).
-        L = gy.shape[2] * gy.shape[3]  # explicit: -1 can't be inferred when N == 0
-        gmat = xp.ascontiguousarray(gy.reshape(N, OC, L).transpose(1, 0, 2)).reshape(OC, N * L)
-        gx = gw = gb = None
+        geom, G = ctx.geom, ctx.groups
+        gmat = _grad_matrix(xp, gy)
+        OC = gmat.shape[0]
+        gx = gw = None
         if ctx.needs_input_grad[1]:
-            K = col.shape[0] // G
+            Kg = col.shape[0] // G
             if G == 1:
                 gw = gmat @ col.T
             else:
-                gw = xp.matmul(gmat.reshape(G, OC // G, -1), col.reshape(G, K, -1).transpose(0, 2, 1))
-            gw = gw.reshape(OC, K // (geom[0] * geom[1]), geom[0], geom[1])
+                gw = xp.matmul(gmat.reshape(G, OC // G, -1), col.reshape(G, Kg, -1).transpose(0, 2, 1))
+            gw = gw.reshape(OC, Kg // (geom.KH * geom.KW), geom.KH, geom.KW)
         if ctx.needs_input_grad[0]:
-            K = weight[0].size
+            Kw = weight[0].size
             if G == 1:
-                gcol = weight.reshape(OC, K).T @ gmat
+                gcol = weight.reshape(OC, Kw).T @ gmat
             else:
-                gcol = xp.matmul(weight.reshape(G, OC // G, K).transpose(0, 2, 1),
+                gcol = xp.matmul(weight.reshape(G, OC // G, Kw).transpose(0, 2, 1),
                                  gmat.reshape(G, OC // G, -1))
-            gx = col2im(gcol.reshape(G * K, -1), x_shape, *geom)
-            if ctx.unbatched:
-                gx = gx[0]
-        if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]:
-            gb = gmat.sum(axis=1)
-        return (gx, gw) if len(ctx.needs_input_grad) == 2 else (gx, gw, gb)
+            gx = ctx.kernels.col2im(gcol.reshape(G * Kw, -1), ctx.x_shape, geom)
+        return _with_bias_grad(ctx, gx, gw, lambda: gmat.sum(axis=1))
 
 
-def _forward_cuda(ctx, x, weight, bias, geom, groups, unbatched):
-    """Conv2d.forward on the GPU: the implicit-GEMM kernel (minitorch/cuda/ops.py) gathers
-    each col tile from x as the GEMM needs it, so the col matrix never exists; the backward
-    then needs x (for gW), not col."""
-    y = cuda_ops.conv2d_forward(x, weight, bias, geom, groups)
-    need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-    ctx.save_for_backward(x if need_w else None, weight if need_x else None)
-    ctx.x_shape, ctx.w_shape, ctx.geom, ctx.groups = x.shape, weight.shape, geom, groups
-    ctx.unbatched, ctx.on_cuda = unbatched, True
-    return y[0] if unbatched else y
+def _grad_matrix(xp, gy):
+    """(N, OC, OH, OW) -> (OC, N*L): the GEMM operand layout (a transposing copy)."""
+    N, OC = gy.shape[:2]
+    L = gy.shape[2] * gy.shape[3]  # explicit: -1 can't be inferred when N == 0
+    return xp.ascontiguousarray(gy.reshape(N, OC, L).transpose(1, 0, 2)).reshape(OC, N * L)
 
 
-def _backward_cuda(ctx, gy):
-    """gW by the implicit-GEMM weight-gradient kernel (deterministic split sums), gx by
-    cuBLAS + the gather-form col2im kernel, gb by a sum."""
-    x, weight = ctx.saved
-    if ctx.unbatched:
-        gy = gy[None]
-    need = ctx.needs_input_grad
-    gx = gw = gb = None
-    if need[1]:
-        gw = cuda_ops.conv2d_weight_grad(x, gy, ctx.w_shape, ctx.geom, ctx.groups)
-    if need[0]:
-        gx = cuda_ops.conv2d_input_grad(gy, weight, ctx.x_shape, ctx.geom, ctx.groups)
-        if ctx.unbatched:
-            gx = gx[0]
-    if len(need) > 2 and need[2]:
-        gb = gy.sum(axis=(0, 2, 3))
-    return (gx, gw) if len(need) == 2 else (gx, gw, gb)
+def _with_bias_grad(ctx, gx, gw, bias_grad):
+    """(gx, gw), plus the bias grad (computed only when needed) when there is a bias."""
+    if len(ctx.needs_input_grad) == 2:
+        return gx, gw
+    return gx, gw, (bias_grad() if ctx.needs_input_grad[2] else None)
+
+
+class Conv2dImplicitGemm(Function):
+    """conv2d on a backend with implicit-GEMM kernels (the GPU: kernels/conv_direct.cu): each
+    col tile is gathered from x as the GEMM needs it, so the col matrix never exists and the
+    backward needs x (for gW), not col. gW by the implicit-GEMM weight-gradient kernel
+    (deterministic split sums), gx by a GEMM + the gather-form col2im, gb by a sum."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, *, geom, groups, kernels):
+        K = kernels
+        y = K.conv2d_forward(x, weight, bias, geom, groups)
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        ctx.save_for_backward(x if need_w else None, weight if need_x else None)
+        ctx.x_shape, ctx.w_shape, ctx.geom, ctx.groups = x.shape, weight.shape, geom, groups
+        ctx.kernels = K
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, weight = ctx.saved
+        K, need = ctx.kernels, ctx.needs_input_grad
+        gx = gw = None
+        if need[1]:
+            gw = K.conv2d_weight_grad(x, gy, ctx.w_shape, ctx.geom, ctx.groups)
+        if need[0]:
+            gx = K.conv2d_input_grad(gy, weight, ctx.x_shape, ctx.geom, ctx.groups)
+        return _with_bias_grad(ctx, gx, gw, lambda: gy.sum(axis=(0, 2, 3)))
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
@@ -232,10 +205,12 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     "same" (output size = input size; stride 1 only). Output (N, OC, OH, OW) with
     OH = (H + 2PH - DH(KH-1) - 1)//SH + 1 (OW likewise).
     """
-    geom, unbatched = _check_conv_args("conv2d", input, weight, bias, stride, padding,
-                                       dilation, groups)
-    args = (input, weight) if bias is None else (input, weight, bias)
-    return Conv2d.apply(*args, geom=geom, groups=int(groups), unbatched=unbatched)
+    geom = check_conv_args("conv2d", input, weight, bias, stride, padding, dilation, groups)
+    rest = (weight,) if bias is None else (weight, bias)
+    K = kernels_for(input.data)
+    fused = K.fused("conv2d_forward", input.data, *(t.data for t in rest))
+    op = Conv2dImplicitGemm if fused else Conv2d
+    return apply_batched(op, input, *rest, geom=geom, groups=int(groups), kernels=K)
 
 
 # --------------------------------------------------------------------------- the definition
@@ -249,18 +224,14 @@ class Conv2dReference(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias=None, *, geom, groups, unbatched=False):
+    def forward(ctx, x, weight, bias=None, *, geom, groups):
         xp = get_array_module(x)
-        if unbatched:
-            x = x[None]
         KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = geom
         N, C, H, W = x.shape
         OC, Cg = weight.shape[:2]
         OCg = OC // groups
         # Pad enough for every window (bottom/right may need more than PH for "same").
-        PB = max(0, (OH - 1) * SH + DH * (KH - 1) + 1 - H - PH)
-        PR = max(0, (OW - 1) * SW + DW * (KW - 1) + 1 - W - PW)
-        xpad = xp.pad(x, ((0, 0), (0, 0), (PH, PB), (PW, PR)))
+        xpad = xp.pad(x, geom.pad_widths(H, W))
         y = xp.zeros((N, OC, OH, OW), dtype=x.dtype)
         for g in range(groups):
             cs, oc = slice(g * Cg, (g + 1) * Cg), slice(g * OCg, (g + 1) * OCg)
@@ -272,8 +243,8 @@ class Conv2dReference(Function):
         if bias is not None:
             y += bias.reshape(1, OC, 1, 1)
         ctx.save_for_backward(xpad, weight)
-        ctx.geom, ctx.groups, ctx.x_shape, ctx.unbatched = geom, groups, x.shape, unbatched
-        return y[0] if unbatched else y
+        ctx.geom, ctx.groups, ctx.x_shape = geom, groups, x.shape
+        return y
 
     @staticmethod
     def backward(ctx, gy):
@@ -281,8 +252,6 @@ class Conv2dReference(Function):
         xpad, weight = ctx.saved
         KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = ctx.geom
         G, (N, C, H, W) = ctx.groups, ctx.x_shape
-        if ctx.unbatched:
-            gy = gy[None]
         OC, Cg = weight.shape[:2]
         OCg = OC // G
         gxpad, gw = xp.zeros_like(xpad), xp.zeros_like(weight)
@@ -297,19 +266,15 @@ class Conv2dReference(Function):
                     gxpad[:, cs, hs, ws] += xp.tensordot(g_o, weight[oc], axes=(1, 0))
                     gw[oc] += xp.tensordot(g_o, xpad[:, cs, hs, ws], axes=(0, 0))
         gx = gxpad[:, :, PH:PH + H, PW:PW + W]
-        if ctx.unbatched:
-            gx = gx[0]
-        grads = [gx if ctx.needs_input_grad[0] else None,
-                 gw if ctx.needs_input_grad[1] else None]
-        if len(ctx.needs_input_grad) > 2:
-            grads.append(gy.sum(axis=(0, 2, 3)) if ctx.needs_input_grad[2] else None)
-        return tuple(grads)
+        return _with_bias_grad(ctx, gx if ctx.needs_input_grad[0] else None,
+                               gw if ctx.needs_input_grad[1] else None,
+                               lambda: gy.sum(axis=(0, 2, 3)))
 
 
 def conv2d_reference(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
                      padding=0, dilation=1, groups: int = 1) -> Tensor:
     """conv2d by its definition (direct loops): same arguments, checks and result, much slower."""
-    geom, unbatched = _check_conv_args("conv2d_reference", input, weight, bias, stride, padding,
-                                       dilation, groups)
-    args = (input, weight) if bias is None else (input, weight, bias)
-    return Conv2dReference.apply(*args, geom=geom, groups=int(groups), unbatched=unbatched)
+    geom = check_conv_args("conv2d_reference", input, weight, bias, stride, padding, dilation,
+                           groups)
+    rest = (weight,) if bias is None else (weight, bias)
+    return apply_batched(Conv2dReference, input, *rest, geom=geom, groups=int(groups))

@@ -2,18 +2,15 @@
 zeroed with probability p and the survivors are scaled by 1/(1-p), so E[y] = x and evaluation
 is the identity (no rescaling at test time).
 
-Masks come from minitorch's global generator (minitorch/random.py): after
-``mt.manual_seed(s)`` the same masks are drawn again, on any device.
+Masks come from the kernel table's ``dropout_mask``, seeded by minitorch's global generator
+(minitorch/random.py): after ``mt.manual_seed(s)`` the same masks are drawn again.
 """
 from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
 from ..autograd import Function
-from ..backend import get_array_module
-from ..random import numpy_generator
+from ..kernel_table import kernels_for
 from ..tensor import Tensor
 
 
@@ -37,14 +34,8 @@ def _check_p(op: str, p) -> float:
 
 
 def _mask(x: Tensor, p: float, shape: tuple):
-    """Keep-mask scaled by 1/(1-p), drawn on the CPU from the global generator."""
-    uniform = numpy_generator().random(shape, dtype=np.float32)
-    if p == 1.0:
-        mask = np.zeros(shape, dtype=x.dtype)
-    else:
-        mask = (uniform >= p).astype(x.dtype)
-        mask *= x.dtype.type(1.0 / (1.0 - p))
-    return get_array_module(x.data).asarray(mask)
+    """Keep-mask of ``shape`` scaled by 1/(1-p), on x's device, of x's dtype."""
+    return kernels_for(x.data).dropout_mask(shape, p, x.dtype, x.data)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

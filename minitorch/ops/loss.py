@@ -22,6 +22,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module
+from ..kernel_table import kernels_for
 from ..tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -129,9 +130,6 @@ class CrossEntropy(Function):
     @staticmethod
     def forward(ctx, z, y, weight, ignore_index, reduction, label_smoothing):
         xp = get_array_module(z)
-        if (xp is not np and z.ndim == 2 and weight is None and label_smoothing == 0
-                and reduction != "none"):  # CuPy, the common case: one fused kernel
-            return _forward_cuda(ctx, z, y, ignore_index, reduction)
         shape, out_shape = z.shape, (() if z.ndim == 1 else (z.shape[0],) + z.shape[2:])
         z2, y2 = _as_rows(z, y)
         M, C = z2.shape
@@ -162,9 +160,6 @@ class CrossEntropy(Function):
     def backward(ctx, g):
         if not ctx.needs_input_grad[0]:
             return None, None
-        if getattr(ctx, "fused", False):  # the kernel already gave d(sum of losses)/dz
-            (grad_sum,) = ctx.saved
-            return grad_sum * _row_grad(g, ctx.reduction, ctx.total, grad_sum.shape[0]), None
         p, safe_y, w_y, valid, q_sum = ctx.saved
         shape, M, C, weight, reduction, eps, total = ctx.meta
         g_row = _row_grad(g, reduction, total, M)
@@ -177,16 +172,26 @@ class CrossEntropy(Function):
         return _from_rows(grad, shape), None
 
 
-def _forward_cuda(ctx, z, y, ignore_index, reduction):
-    """(N, C) logits, no weights or smoothing: loss and gradient rows in one kernel
-    (minitorch/cuda/fused.py); the backward only scales the saved gradient."""
-    from ..cuda import fused
-    xp = get_array_module(z)
-    per_row, grad_sum = fused.softmax_cross_entropy(z, y, ignore_index)
-    total = (y != ignore_index).sum().astype(z.dtype)   # the mean's divisor, as above
-    ctx.save_for_backward(grad_sum)
-    ctx.fused, ctx.reduction, ctx.total = True, reduction, total
-    return xp.asarray(_reduce(per_row, (), reduction, total), dtype=z.dtype)
+class CrossEntropyFused(Function):
+    """Cross-entropy of (N, C) logits without class weights or smoothing, on a backend with a
+    fused kernel (the GPU: kernels/softmax_xent.cu): loss and gradient rows in one kernel; the
+    backward only scales the saved gradient."""
+
+    @staticmethod
+    def forward(ctx, z, y, ignore_index, reduction, kernel):
+        xp = get_array_module(z)
+        per_row, grad_sum = kernel(z, y, ignore_index)
+        total = (y != ignore_index).sum().astype(z.dtype)   # the mean's divisor, as above
+        ctx.save_for_backward(grad_sum)
+        ctx.reduction, ctx.total = reduction, total
+        return xp.asarray(_reduce(per_row, (), reduction, total), dtype=z.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        if not ctx.needs_input_grad[0]:
+            return None, None
+        (grad_sum,) = ctx.saved  # the kernel already gave d(sum of losses)/dz
+        return grad_sum * _row_grad(g, ctx.reduction, ctx.total, grad_sum.shape[0]), None
 
 
 # --------------------------------------------------------------------------- NLL
@@ -254,6 +259,11 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     _check_class_inputs("cross_entropy", input, target, weight, ignore_index)
+    kernel = kernels_for(input.data).fused("softmax_cross_entropy", input.data)
+    if (kernel is not None and input.ndim == 2 and weight is None and label_smoothing == 0
+            and reduction != "none"):  # the common case, where a backend has one kernel
+        return CrossEntropyFused.apply(input, target, ignore_index=int(ignore_index),
+                                       reduction=reduction, kernel=kernel)
     return CrossEntropy.apply(input, target, weight=None if weight is None else weight.data,
                               ignore_index=int(ignore_index), reduction=reduction,
                               label_smoothing=float(label_smoothing))

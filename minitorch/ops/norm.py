@@ -21,10 +21,9 @@ Backward of the training form in closed form (one pass; g = dL/dy, sums over the
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..autograd import Function
 from ..backend import get_array_module
+from ..kernel_table import kernels_for
 from ..tensor import Tensor
 
 
@@ -32,9 +31,6 @@ class BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, *, running_mean, running_var, training, momentum, eps):
         xp = get_array_module(x)
-        if xp is not np:  # CuPy: fused statistics + normalise kernels (minitorch/cuda/fused.py)
-            return _forward_cuda(ctx, x, weight, bias, running_mean, running_var, training,
-                                 momentum, eps)
         axes = (0,) + tuple(range(2, x.ndim))               # all but the channel axis
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)       # per-channel values broadcast
         if training:
@@ -58,8 +54,6 @@ class BatchNorm(Function):
 
     @staticmethod
     def backward(ctx, g):
-        if getattr(ctx, "fused", False):
-            return _backward_cuda(ctx, g)
         xhat, invstd, w = ctx.saved
         axes = ctx.axes
         gx = gw = gb = None
@@ -77,39 +71,44 @@ class BatchNorm(Function):
         return gx, gw, gb
 
 
-def _forward_cuda(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
-    from ..cuda import fused
-    C = x.shape[1]
-    if training:
-        y, mu, var, invstd = fused.batch_norm_stats_and_apply(x, weight, bias, eps)
-        if running_mean is not None:
-            M = x.size // C
-            running_mean[...] = (1 - momentum) * running_mean + momentum * mu
-            running_var[...] = (1 - momentum) * running_var + momentum * var * (M / (M - 1))
-    else:
-        mu = running_mean.astype(x.dtype, copy=False)
-        rv = running_var.astype(x.dtype, copy=False)
-        y = fused.batch_norm_inference(x, mu, rv, weight, bias, eps)
-        invstd = (1.0 / get_array_module(x).sqrt(rv + eps)).astype(x.dtype)
-    ctx.save_for_backward(x, mu, invstd, weight)
-    ctx.fused, ctx.training = True, training
-    return y
+class BatchNormFused(Function):
+    """Batch norm on a backend with fused kernels (the GPU: kernels/batchnorm.cu): statistics
+    and normalisation in two kernels, and one reduce + one elementwise kernel for all three
+    grads of the training form. Same formulas as BatchNorm (the module docstring)."""
 
+    @staticmethod
+    def forward(ctx, x, weight, bias, *, running_mean, running_var, training, momentum, eps,
+                kernels):
+        C = x.shape[1]
+        if training:
+            y, mu, var, invstd = kernels.batch_norm_train(x, weight, bias, eps)
+            if running_mean is not None:
+                M = x.size // C
+                running_mean[...] = (1 - momentum) * running_mean + momentum * mu
+                running_var[...] = (1 - momentum) * running_var + momentum * var * (M / (M - 1))
+        else:
+            mu = running_mean.astype(x.dtype, copy=False)
+            rv = running_var.astype(x.dtype, copy=False)
+            y = kernels.batch_norm_eval(x, mu, rv, weight, bias, eps)
+            invstd = (1.0 / get_array_module(x).sqrt(rv + eps)).astype(x.dtype)
+        ctx.save_for_backward(x, mu, invstd, weight)
+        ctx.training, ctx.kernels = training, kernels
+        return y
 
-def _backward_cuda(ctx, g):
-    x, mu, invstd, w = ctx.saved
-    need = ctx.needs_input_grad
-    if ctx.training:  # one reduce kernel + one elementwise kernel give all three grads
-        from ..cuda import fused
-        gx, gw, gb = fused.batch_norm_backward(g, x, w, mu, invstd)
-    else:             # eval: y is affine in x (rare in training loops: plain array ops)
-        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        axes = (0,) + tuple(range(2, x.ndim))
-        gx = g * (w * invstd).reshape(shape) if need[0] else None
-        gw = (g * ((x - mu.reshape(shape)) * invstd.reshape(shape))).sum(axis=axes) \
-            if need[1] else None
-        gb = g.sum(axis=axes) if need[2] else None
-    return (gx if need[0] else None, gw if need[1] else None, gb if need[2] else None)
+    @staticmethod
+    def backward(ctx, g):
+        x, mu, invstd, w = ctx.saved
+        need = ctx.needs_input_grad
+        if ctx.training:
+            gx, gw, gb = ctx.kernels.batch_norm_backward(g, x, w, mu, invstd)
+        else:  # eval: y is affine in x (rare in training loops: plain array ops)
+            shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+            axes = (0,) + tuple(range(2, x.ndim))
+            gx = g * (w * invstd).reshape(shape) if need[0] else None
+            gw = (g * ((x - mu.reshape(shape)) * invstd.reshape(shape))).sum(axis=axes) \
+                if need[1] else None
+            gb = g.sum(axis=axes) if need[2] else None
+        return (gx if need[0] else None, gw if need[1] else None, gb if need[2] else None)
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -147,8 +146,11 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if t.dtype != input.dtype:
             raise TypeError(f"batch_norm: input dtype {input.dtype} and {name} dtype "
                             f"{t.dtype} must be the same")
-    return BatchNorm.apply(
-        input, weight, bias,
-        running_mean=None if running_mean is None else running_mean.data,
-        running_var=None if running_var is None else running_var.data,
-        training=bool(training), momentum=float(momentum), eps=float(eps))
+    params = dict(running_mean=None if running_mean is None else running_mean.data,
+                  running_var=None if running_var is None else running_var.data,
+                  training=bool(training), momentum=float(momentum), eps=float(eps))
+    K = kernels_for(input.data)
+    stats = () if training else (params["running_mean"], params["running_var"])
+    if K.fused("batch_norm_train", input.data, weight.data, bias.data, *stats):
+        return BatchNormFused.apply(input, weight, bias, kernels=K, **params)
+    return BatchNorm.apply(input, weight, bias, **params)

@@ -17,17 +17,17 @@ gradient (PyTorch returns an out-of-window index there).
 """
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module
-from ..cpu import HAVE_NUMBA
-from ..cpu.pool import max_pool_backward_numba, max_pool_numba
-from ..cuda import ops as cuda_ops
+from ..kernel_table import kernels_for
 from ..tensor import Tensor
-from .conv import pair
+from .conv import apply_batched
+from .geometry import Geometry2d, pair
 
 
 # --------------------------------------------------------------------------- geometry
@@ -40,8 +40,8 @@ def pool_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int,
     return out
 
 
-def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
-    """Validate the arguments; return (KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)."""
+def pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode) -> Geometry2d:
+    """Validate the arguments of a (C, H, W) or (N, C, H, W) input; return the geometry."""
     if x.ndim not in (3, 4):
         raise ValueError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, "
                          f"got shape {x.shape}")
@@ -62,97 +62,23 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
         raise ValueError(f"{op}: input {x.shape} with kernel_size {(KH, KW)}, stride "
                          f"{(SH, SW)}, padding {(PH, PW)}, dilation {(DH, DW)} gives output "
                          f"size {(OH, OW)}: output size is too small")
-    return KH, KW, SH, SW, PH, PW, DH, DW, OH, OW
-
-
-def _padded(xp, x, geom, fill):
-    """x padded top/left by PH/PW and bottom/right as far as the last window reaches."""
-    KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = geom
-    H, W = x.shape[-2:]
-    PB = max(0, (OH - 1) * SH + DH * (KH - 1) + 1 - H - PH)
-    PR = max(0, (OW - 1) * SW + DW * (KW - 1) + 1 - W - PW)
-    return xp.pad(x, ((0, 0), (0, 0), (PH, PB), (PW, PR)), constant_values=fill)
-
-
-def _window_slices(geom):
-    """(kh, kw, rows, cols): the strided slices of the padded input seen at each kernel offset."""
-    KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = geom
-    for kh in range(KH):
-        for kw in range(KW):
-            yield kh, kw, (slice(kh * DH, kh * DH + SH * (OH - 1) + 1, SH),
-                           slice(kw * DW, kw * DW + SW * (OW - 1) + 1, SW))
+    return Geometry2d(KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
 
 
 # --------------------------------------------------------------------------- max pooling
-def max_pool_xp(x, geom):
-    """Reference max pool in array code (NumPy/CuPy): -> (out, idx) as the numba kernel."""
-    xp = get_array_module(x)
-    KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = geom
-    W = x.shape[3]
-    xpad = _padded(xp, x, geom, -xp.inf)
-    stack = xp.stack([xpad[:, :, rows, cols] for _, _, (rows, cols) in _window_slices(geom)])
-    k = stack.argmax(axis=0)                           # first max in scan order (or NaN)
-    out = xp.take_along_axis(stack, k[None], axis=0)[0]
-    ih = xp.arange(OH).reshape(OH, 1) * SH - PH + (k // KW) * DH
-    iw = xp.arange(OW) * SW - PW + (k % KW) * DW
-    idx = ih * W + iw
-    # A window whose inputs are all -inf "chose" its first element, which may be padding:
-    # use its first in-bounds element instead, as the kernel does (-1: window all padding).
-    fh = _first_inside(OH, SH, PH, KH, DH, x.shape[2])[:, None]
-    fw = _first_inside(OW, SW, PW, KW, DW, W)[None, :]
-    first = np.where((fh < 0) | (fw < 0), -1, fh * W + fw)
-    idx = xp.where(out == -xp.inf, xp.asarray(first), idx)
-    return out, idx.astype(np.int64)
-
-
-def _first_inside(O, S, P, K, D, size):
-    """Per output position: the first window row (col) inside [0, size), or -1 if none."""
-    first = np.full(O, -1)
-    for o in range(O):
-        rows = [o * S - P + k * D for k in range(K) if 0 <= o * S - P + k * D < size]
-        first[o] = rows[0] if rows else -1
-    return first
-
-
-def max_pool_backward_xp(gy, idx, x_shape):
-    xp = get_array_module(gy)
-    N, C, H, W = x_shape
-    gx = xp.zeros((N * C, H * W), dtype=gy.dtype)
-    planes = xp.arange(N * C).reshape(N * C, 1)
-    keep = idx >= 0                                    # index -1: window wholly in padding
-    xp.add.at(gx, (planes, xp.where(keep, idx, 0).reshape(N * C, -1)),
-              xp.where(keep, gy, 0).reshape(N * C, -1))
-    return gx.reshape(x_shape)
-
-
 class MaxPool2d(Function):
+    """The max of each window, by the kernel table's max_pool (minitorch/cpu/pool.py explains
+    the index and tie rules); the backward sends each window's gradient to its argmax."""
+
     @staticmethod
-    def forward(ctx, x, *, geom, indices_out=None):
-        unbatched = x.ndim == 3
-        if unbatched:
-            x = x[None]
-        if HAVE_NUMBA and isinstance(x, np.ndarray):
-            out, idx = max_pool_numba(x, *geom)
-        elif get_array_module(x) is not np:  # CuPy: the CUDA kernel, same rules
-            out, idx = cuda_ops.max_pool(x, *geom)
-        else:
-            out, idx = max_pool_xp(x, geom)
-        if indices_out is not None:  # return_indices: hand the argmax to the wrapper
-            indices_out.append(idx[0] if unbatched else idx)
-        ctx.idx, ctx.x_shape, ctx.unbatched, ctx.geom = idx, x.shape, unbatched, geom
-        return out[0] if unbatched else out
+    def forward(ctx, x, *, geom, kernels):
+        out, idx = kernels.max_pool(x, geom)
+        ctx.idx, ctx.x_shape, ctx.geom, ctx.kernels = idx, x.shape, geom, kernels
+        return out
 
     @staticmethod
     def backward(ctx, gy):
-        if ctx.unbatched:
-            gy = gy[None]
-        if HAVE_NUMBA and isinstance(gy, np.ndarray):
-            gx = max_pool_backward_numba(gy, ctx.idx, ctx.x_shape)
-        elif get_array_module(gy) is not np:  # CuPy: gather kernel (needs the geometry)
-            gx = cuda_ops.max_pool_backward(gy, ctx.idx, ctx.x_shape, *ctx.geom)
-        else:
-            gx = max_pool_backward_xp(gy, ctx.idx, ctx.x_shape)
-        return gx[0] if ctx.unbatched else gx
+        return ctx.kernels.max_pool_backward(gy, ctx.idx, ctx.x_shape, ctx.geom)
 
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
@@ -162,77 +88,55 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     With return_indices, also returns the flat ``ih*W + iw`` position of each max (int64).
     Ties go to the first max in window scan order (see the module docstring).
     """
-    geom = _pool_geometry("max_pool2d", input, kernel_size, stride, padding, dilation,
-                          ceil_mode)
-    box = [] if return_indices else None
-    out = MaxPool2d.apply(input, geom=geom, indices_out=box)
-    if return_indices:
-        return out, Tensor._make(box[0], requires_grad=False, grad_fn=None)
-    return out
-
+    geom = pool_geometry("max_pool2d", input, kernel_size, stride, padding, dilation,
+                         ceil_mode)
+    K = kernels_for(input.data)
+    out = apply_batched(MaxPool2d, input, geom=geom, kernels=K)
+    if not return_indices:
+        return out
+    # The indices are no part of the graph: asked for them (rare: unpooling), the wrapper
+    # runs the kernel once more rather than passing them out of the Function on the side.
+    x = input.data if input.ndim == 4 else input.data[None]
+    idx = K.max_pool(x, geom)[1]
+    return out, Tensor._make(idx if input.ndim == 4 else idx[0], requires_grad=False,
+                             grad_fn=None)
 
 # --------------------------------------------------------------------------- average pooling
-def _avg_divisor(geom, H, W, count_include_pad, divisor_override):
-    """(OH, OW) array of what each window's sum is divided by (PyTorch's rule)."""
+@functools.lru_cache(maxsize=256)
+def avg_divisor(geom: Geometry2d, H: int, W: int, count_include_pad: bool,
+                divisor_override) -> np.ndarray:
+    """(OH, OW) float64 array of what each window's sum is divided by (PyTorch's rule).
+    Cached (read-only): a layer asks for the same table every step, and the GPU table keeps
+    its device copy of it (minitorch/cuda/ops.py)."""
     KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = geom
     if divisor_override is not None:
-        return np.full((OH, OW), float(divisor_override))
+        table = np.full((OH, OW), float(divisor_override))
+    else:
+        def extent(O, S, P, K, size):
+            start = np.arange(O) * S - P
+            end = np.minimum(start + K, size + P)      # the window, clipped to the padding
+            with_pad = end - start
+            inside = np.minimum(end, size) - np.maximum(start, 0)
+            return with_pad if count_include_pad else np.maximum(inside, 1)
 
-    def extent(O, S, P, K, size):
-        start = np.arange(O) * S - P
-        end = np.minimum(start + K, size + P)          # the window, clipped to the padding
-        with_pad = end - start
-        inside = np.minimum(end, size) - np.maximum(start, 0)
-        return with_pad if count_include_pad else np.maximum(inside, 1)
-
-    return np.outer(extent(OH, SH, PH, KH, H), extent(OW, SW, PW, KW, W)).astype(np.float64)
+        table = np.outer(extent(OH, SH, PH, KH, H),
+                         extent(OW, SW, PW, KW, W)).astype(np.float64)
+    table.flags.writeable = False
+    return table
 
 
 class AvgPool2d(Function):
-    """Sum of each window's KH*KW strided slices, divided per window; backward spreads each
-    window's gradient (divided the same way) back over the window."""
+    """Each window's sum divided by its divisor (the kernel table's avg_pool); the backward
+    spreads each window's gradient, divided the same way, back over the window."""
 
     @staticmethod
-    def forward(ctx, x, *, geom, divisor):
-        xp = get_array_module(x)
-        unbatched = x.ndim == 3
-        if unbatched:
-            x = x[None]
-        if xp is not np:  # CuPy: one gather kernel instead of KH*KW strided adds
-            div = xp.asarray(divisor, dtype=x.dtype)
-            KH, KW, SH, SW, PH, PW, _, _, OH, OW = geom
-            out = cuda_ops.avg_pool(x, div, KH, KW, SH, SW, PH, PW, OH, OW)
-            ctx.div, ctx.geom, ctx.x_shape, ctx.unbatched = div, geom, x.shape, unbatched
-            return out[0] if unbatched else out
-        xpad = _padded(xp, x, geom, 0)
-        total = None
-        for _, _, (rows, cols) in _window_slices(geom):
-            w = xpad[:, :, rows, cols]
-            total = w.copy() if total is None else total + w
-        div = xp.asarray(divisor, dtype=x.dtype)
-        ctx.div, ctx.geom, ctx.x_shape, ctx.pad_shape, ctx.unbatched = \
-            div, geom, x.shape, xpad.shape, unbatched
-        out = total / div
-        return out[0] if unbatched else out
+    def forward(ctx, x, *, geom, divisor, kernels):
+        ctx.divisor, ctx.geom, ctx.x_shape, ctx.kernels = divisor, geom, x.shape, kernels
+        return kernels.avg_pool(x, divisor, geom)
 
     @staticmethod
     def backward(ctx, gy):
-        xp = get_array_module(gy)
-        if ctx.unbatched:
-            gy = gy[None]
-        if xp is not np:  # CuPy: each input pixel gathers from its windows
-            KH, KW, SH, SW, PH, PW, _, _, OH, OW = ctx.geom
-            gx = cuda_ops.avg_pool_backward(gy, ctx.div, ctx.x_shape, KH, KW, SH, SW, PH, PW,
-                                            OH, OW)
-            return gx[0] if ctx.unbatched else gx
-        g = gy / ctx.div
-        gpad = xp.zeros(ctx.pad_shape, dtype=gy.dtype)
-        for _, _, (rows, cols) in _window_slices(ctx.geom):
-            gpad[:, :, rows, cols] += g
-        PH, PW = ctx.geom[4], ctx.geom[5]
-        H, W = ctx.x_shape[2:]
-        gx = gpad[:, :, PH:PH + H, PW:PW + W]
-        return gx[0] if ctx.unbatched else gx
+        return ctx.kernels.avg_pool_backward(gy, ctx.divisor, ctx.x_shape, ctx.geom)
 
 
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
@@ -246,9 +150,11 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
                                          or divisor_override == 0):
         raise ValueError(f"avg_pool2d: divisor_override must be a non-zero int, "
                          f"got {divisor_override!r}")
-    geom = _pool_geometry("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
-    divisor = _avg_divisor(geom, *input.shape[-2:], count_include_pad, divisor_override)
-    return AvgPool2d.apply(input, geom=geom, divisor=divisor)
+    geom = pool_geometry("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
+    divisor = avg_divisor(geom, *input.shape[-2:], bool(count_include_pad),
+                          None if divisor_override is None else int(divisor_override))
+    return apply_batched(AvgPool2d, input, geom=geom, divisor=divisor,
+                         kernels=kernels_for(input.data))
 
 
 # --------------------------------------------------------------------------- adaptive

@@ -10,6 +10,7 @@ gradients AND squared updates, so the update has the units of the parameter.
 from __future__ import annotations
 
 from ..backend import get_array_module
+from .common import count_step, effective_grad
 from .optimizer import Optimizer, check_nonneg
 
 
@@ -27,14 +28,12 @@ class Adadelta(Optimizer):
     def step(self, closure=None):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
+            lr, rho, eps = group["lr"], group["rho"], group["eps"]
             for p, data, grad in self._params_with_grad(group):
                 xp = get_array_module(data)
                 state = self.state[p]
-                state["step"] = state.get("step", 0) + 1
-                g = -grad if group["maximize"] else grad
-                if wd != 0:
-                    g = g + wd * data
+                count_step(state)
+                g = effective_grad(group, data, grad)
                 v = self._buffer(state, "square_avg", data)
                 u = self._buffer(state, "acc_delta", data)
                 v *= rho

@@ -9,6 +9,7 @@ squared gradients.
 from __future__ import annotations
 
 from ..backend import get_array_module
+from .common import count_step, effective_grad
 from .optimizer import Optimizer, check_nonneg
 
 
@@ -29,14 +30,11 @@ class Adagrad(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-            wd = group["weight_decay"]
             for p, data, grad in self._params_with_grad(group):
                 xp = get_array_module(data)
                 state = self.state[p]
-                state["step"] = t = state.get("step", 0) + 1
-                g = -grad if group["maximize"] else grad
-                if wd != 0:
-                    g = g + wd * data
+                t = count_step(state)
+                g = effective_grad(group, data, grad)
                 clr = lr / (1 + (t - 1) * lr_decay)
                 s = self._buffer(state, "sum", data, group["initial_accumulator_value"])
                 s += g * g

@@ -10,11 +10,7 @@ so the decay is not rescaled by 1/sqrt(v) (Loshchilov & Hutter).
 """
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
-from ..backend import get_array_module
+from ..kernel_table import kernels_for
 from .optimizer import Optimizer, check_betas, check_nonneg
 
 
@@ -33,40 +29,28 @@ class Adam(Optimizer):
                                       maximize=maximize))
 
     def step(self, closure=None):
+        """Every parameter of a group in one call of the kernel table's adam_step (on the GPU:
+        one multi-tensor kernel launch for the group, not one per parameter)."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-            wd, amsgrad, maximize = group["weight_decay"], group["amsgrad"], group["maximize"]
+            amsgrad = group["amsgrad"]
+            batches: dict[int, tuple] = {}      # id(kernel table) -> (table, argument lists)
             for p, data, grad in self._params_with_grad(group):
-                xp = get_array_module(data)
                 state = self.state[p]
-                g = -grad if maximize else grad
-                state["step"] = t = state.get("step", 0) + 1
-                if xp is not np and not (amsgrad or maximize) and data.flags.c_contiguous:
-                    # CuPy: the whole update below in one kernel (minitorch/cuda/fused.py)
-                    from ..cuda import fused
-                    fused.adam_update(data, grad, self._buffer(state, "exp_avg", data),
-                                      self._buffer(state, "exp_avg_sq", data), lr=lr, step=t,
-                                      beta1=beta1, beta2=beta2, eps=eps, weight_decay=wd,
-                                      decoupled=self._decoupled)
-                    continue
-                if wd != 0:
-                    if self._decoupled:
-                        data *= 1 - lr * wd
-                    else:
-                        g = g + wd * data
-                m = self._buffer(state, "exp_avg", data)
-                v = self._buffer(state, "exp_avg_sq", data)
-                m += (1 - beta1) * (g - m)
-                v *= beta2
-                v += (1 - beta2) * g * g
-                if amsgrad:
-                    v_max = self._buffer(state, "max_exp_avg_sq", data)
-                    xp.maximum(v_max, v, out=v_max)
-                    v = v_max
-                step_size = lr / (1 - beta1 ** t)
-                denom = xp.sqrt(v) / math.sqrt(1 - beta2 ** t) + eps
-                data -= step_size * (m / denom)
+                state["step"] = state.get("step", 0) + 1
+                K = kernels_for(data)
+                _, lists = batches.setdefault(id(K), (K, ([], [], [], [], [], [])))
+                for lst, value in zip(lists, (
+                        data, grad, self._buffer(state, "exp_avg", data),
+                        self._buffer(state, "exp_avg_sq", data),
+                        self._buffer(state, "max_exp_avg_sq", data) if amsgrad else None,
+                        state["step"])):
+                    lst.append(value)
+            beta1, beta2 = group["betas"]
+            for K, lists in batches.values():
+                K.adam_step(*lists, lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+                            weight_decay=group["weight_decay"], amsgrad=amsgrad,
+                            maximize=group["maximize"], decoupled=self._decoupled)
         return loss
 
 

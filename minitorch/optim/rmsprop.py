@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
+from .common import count_step, effective_grad
 from .optimizer import Optimizer, check_nonneg
 
 
@@ -28,14 +29,12 @@ class RMSprop(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-            wd, momentum, centered = group["weight_decay"], group["momentum"], group["centered"]
+            momentum, centered = group["momentum"], group["centered"]
             for p, data, grad in self._params_with_grad(group):
                 xp = get_array_module(data)
                 state = self.state[p]
-                state["step"] = state.get("step", 0) + 1
-                g = -grad if group["maximize"] else grad
-                if wd != 0:
-                    g = g + wd * data
+                count_step(state)
+                g = effective_grad(group, data, grad)
                 v = self._buffer(state, "square_avg", data)
                 v *= alpha
                 v += (1 - alpha) * g * g

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+from .common import effective_grad
 from .optimizer import Optimizer, check_nonneg
 
 
@@ -28,11 +29,9 @@ class SGD(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-            wd, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
+            nesterov = group["nesterov"]
             for p, data, grad in self._params_with_grad(group):
-                g = -grad if maximize else grad
-                if wd != 0:
-                    g = g + wd * data
+                g = effective_grad(group, data, grad)
                 if momentum != 0:
                     state = self.state[p]
                     if "momentum_buffer" not in state:

@@ -1,0 +1,27 @@
+"""The CPU kernel tables: numba kernels (the default), and the plain array-code reference.
+
+Both follow the signatures listed in minitorch/kernel_table.py. Entries without a numba
+kernel (average pooling, the Adam step, dropout masks) are array code in both tables.
+"""
+from __future__ import annotations
+
+from ..kernel_table import KernelTable
+from .adam import adam_step_xp
+from .dropout import dropout_mask_host
+from .im2col import col2im_numba, col2im_xp, im2col_numba, im2col_xp
+from .pool import (avg_pool_backward_xp, avg_pool_xp, max_pool_backward_numba,
+                   max_pool_backward_xp, max_pool_numba, max_pool_xp)
+
+NUMBA = KernelTable(
+    name="numba",
+    im2col=im2col_numba, col2im=col2im_numba,
+    max_pool=max_pool_numba, max_pool_backward=max_pool_backward_numba,
+    avg_pool=avg_pool_xp, avg_pool_backward=avg_pool_backward_xp,
+    adam_step=adam_step_xp, dropout_mask=dropout_mask_host)
+
+REFERENCE = KernelTable(
+    name="reference",
+    im2col=im2col_xp, col2im=col2im_xp,
+    max_pool=max_pool_xp, max_pool_backward=max_pool_backward_xp,
+    avg_pool=avg_pool_xp, avg_pool_backward=avg_pool_backward_xp,
+    adam_step=adam_step_xp, dropout_mask=dropout_mask_host)
