@@ -245,12 +245,13 @@ def _cross_entropy(logits, target):
 
 
 def train_one_epoch(model, loader, optimizer, loss_fn=None, progress=None, sums=None,
-                    after_step=None):
+                    after_step=None, on_step=None):
     """One pass over ``loader`` (or what is left of it after a resume); returns (mean loss,
     accuracy). ``loss_fn`` defaults to cross-entropy; ``progress`` is a tqdm bar (or None);
     ``sums`` = (loss sum, correct, seen) of the part of the epoch done before an interruption;
-    ``after_step(sums)`` runs after every optimizer step (checkpoints). The running sums stay
-    on the batches' device (no host sync per batch)."""
+    ``after_step(sums)`` runs after every optimizer step (checkpoints); ``on_step(loss)`` gets
+    each batch's loss as a float (that costs a host sync per batch, so it is opt-in: the
+    running sums otherwise stay on the batches' device)."""
     loss_fn = loss_fn or _cross_entropy
     model.train()
     loss_sum, correct, seen = sums if sums is not None else (0, 0, 0)
@@ -264,6 +265,8 @@ def train_one_epoch(model, loader, optimizer, loss_fn=None, progress=None, sums=
         loss_sum = loss_sum + loss.data * n
         correct = correct + (logits.data.argmax(axis=1) == y.data).sum()
         seen += n
+        if on_step is not None:
+            on_step(float(loss.data))
         if progress is not None:
             progress.update(1)
             if step % 20 == 0:
@@ -388,14 +391,15 @@ def _save_file(obj, path) -> None:
 # --------------------------------------------------------------------------- the loop
 def fit(model, train_data, config: TrainConfig, *, val_data=None, test_data=None,
         optimizer=None, scheduler=None, loss_fn=None, eval_loss: bool = False,
-        out=sys.stdout) -> History:
+        on_step=None, out=sys.stdout) -> History:
     """Train ``model`` on the dataset ``train_data`` as ``config`` says; returns the History.
 
     Each epoch: train, evaluate on ``val_data`` (or a ``config.val_split`` of ``train_data``)
     and ``test_data``, print one line on ``out`` (None: silent), write ``config.save`` and a
     checkpoint into ``config.checkpoint_dir``, step the scheduler, maybe stop early.
     ``optimizer`` / ``scheduler`` default to the config's; ``loss_fn(logits, target)`` to
-    cross-entropy; ``eval_loss`` also records val_loss / test_loss (one more pass each).
+    cross-entropy; ``eval_loss`` also records val_loss / test_loss; ``on_step(loss)`` is
+    called with every batch's training loss (a float: per-step curves).
     With ``config.resume`` it continues the run checkpointed there, bit-identically."""
     log = (lambda line: print(line, file=out)) if out is not None else (lambda line: None)
     config.check()
@@ -405,11 +409,11 @@ def fit(model, train_data, config: TrainConfig, *, val_data=None, test_data=None
             _prepare_save(config, log, locks)
         _check_room(config, target, model)
         return _fit(model, train_data, config, val_data, test_data, optimizer, scheduler,
-                    loss_fn, eval_loss, source, target, log)
+                    loss_fn, eval_loss, on_step, source, target, log)
 
 
 def _fit(model, train_data, config, val_set, test_set, optimizer, scheduler, loss_fn,
-         eval_loss, source, target, log) -> History:
+         eval_loss, on_step, source, target, log) -> History:
     from tqdm import tqdm
 
     from . import random as mt_random
@@ -484,7 +488,7 @@ def _fit(model, train_data, config, val_set, test_set, optimizer, scheduler, los
                       desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False,
                       disable=config.quiet, file=sys.stderr) as bar:
                 loss, train_acc = train_one_epoch(model, train_loader, optimizer, loss_fn, bar,
-                                                  sums, after_step=after_step)
+                                                  sums, after_step=after_step, on_step=on_step)
             seconds = time.perf_counter() - start
             metrics = {"epoch": epoch, "train_loss": loss, "train_acc": train_acc, "lr": lr,
                        "seconds": seconds,

@@ -114,10 +114,14 @@ def test_fit_with_own_model_optimizer_loss_and_validation_losses():
         calls.append(logits.shape)
         return F.cross_entropy(logits, target)
     val = Subset(test_set, np.arange(50))
+    step_losses = []
     history = fit(model, train_set, config, val_data=val, test_data=test_set, optimizer=opt,
-                  loss_fn=loss_fn, eval_loss=True, out=None)
+                  loss_fn=loss_fn, eval_loss=True, on_step=step_losses.append, out=None)
     assert {"val_loss", "test_loss", "val_acc", "test_acc"} <= set(history[-1])
     assert history[0]["lr"] == 0.05 and len(calls) > 20  # the given optimizer and loss ran
+    assert len(step_losses) == 20 and all(isinstance(v, float) for v in step_losses)
+    # the epoch's mean loss is the batch-size-weighted mean of its steps (10 batches of 32)
+    assert np.mean(step_losses[10:]) == pytest.approx(history[1]["train_loss"], rel=1e-5)
     again = evaluate(model, DataLoader(val, batch_size=1000), F.cross_entropy)
     assert again["loss"] == pytest.approx(history[-1]["val_loss"], rel=1e-6)
     assert again["acc"] == history[-1]["val_acc"]
