@@ -77,8 +77,8 @@ class RunLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
-                raise CheckpointError(f"{self.what}: can't create the lock file {self.path}: "
-                                      f"{_strerror(exc)}") from None
+                raise CheckpointError(f"{self.what}: can't write in {self.path.parent} (its "
+                                      f"lock file {self.path.name}): {_strerror(exc)}") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:

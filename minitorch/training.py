@@ -327,10 +327,10 @@ def _check_room(config, target, model) -> None:
     # about one checkpoint: the weights, twice as much again for per-parameter optimizer
     # state (Adam's two moments), and the metadata
     nbytes = 3 * sum(int(v.data.nbytes) for v in model.state_dict().values()) + (1 << 16)
-    for where, flag in ((target.directory if target else None, "--checkpoint-dir"),
-                        (Path(config.save).parent if config.save else None, "--save")):
-        if where is not None:
-            check_writable(where, nbytes, f"{flag} {where}")
+    if target is not None:
+        check_writable(target.directory, nbytes, f"--checkpoint-dir {target.directory}")
+    if config.save:
+        check_writable(Path(config.save).parent, nbytes, f"--save {config.save}")
 
 
 def _restore(config, source, model, optimizer, scheduler, loader, generators) -> tuple:

@@ -20,8 +20,7 @@ class _RecompilingCache(FunctionCache):
             return super().load_overload(sig, target_context)
         except Exception as exc:  # noqa: BLE001 - any unreadable cache entry: just recompile
             warnings.warn(f"numba's cache of {self._py_func.__qualname__} is damaged "
-                          f"({type(exc).__name__}: {exc}); recompiling", RuntimeWarning,
-                          stacklevel=2)
+                          f"({type(exc).__name__}: {exc}); recompiling", RuntimeWarning)
             self.flush()  # a fresh, empty index: the recompiled kernel is saved over the old
             return None
 
