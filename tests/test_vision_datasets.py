@@ -495,3 +495,13 @@ def test_image_folder_without_pillow_says_so(image_tree, monkeypatch):
     ds = datasets.ImageFolder(image_tree)
     with pytest.raises(ImportError, match="needs Pillow.*or pass loader="):
         ds[0]
+
+
+def test_cifar_with_fast_batches_pickles_for_spawned_workers(cifar_files):
+    import pickle
+    root, _ = cifar_files
+    t = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
+    ds = datasets.CIFAR10(root, train=False, transform=t)
+    clone = pickle.loads(pickle.dumps(ds))
+    np.testing.assert_array_equal(clone.get_batch([0, 2])[0], ds.get_batch([0, 2])[0])
+    assert not hasattr(datasets.CIFAR10(root, train=False), "get_batch")

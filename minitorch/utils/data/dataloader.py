@@ -29,7 +29,7 @@ from ...backend import normalize_device, to_device
 from ...tensor import Tensor
 from .collate import default_collate, default_convert
 from .dataset import Dataset, numpy_generator
-from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from .sampler import BatchSampler, RandomSampler, SequentialSampler
 from .worker import WorkerPool
 
 

@@ -65,31 +65,61 @@ class VisionDataset(Dataset):
 
 
 # --------------------------------------------------------------------------- fast batches
-def batch_transform(transform, target_transform):
-    """If ``transform`` is ToTensor() or Compose([ToTensor(), Normalize(...)...]) and there is
-    no target transform, a function doing the same to a whole uint8 (B, H, W[, C]) batch in
-    one NumPy call (bit-identical: the same float32 division and subtraction, elementwise);
-    else None. The datasets expose it as ``get_batch``, which the DataLoader prefers."""
+class BatchTransform:
+    """ToTensor() then Normalize(...)s, done to a whole uint8 (B, H, W[, C]) batch in one
+    NumPy call: bit-identical to the per-sample path (the same float32 division and
+    subtraction, elementwise). A plain object, so datasets holding it still pickle (DataLoader
+    workers started with "spawn")."""
+
+    def __init__(self, norms):
+        self.norms = norms  # [(mean (C, 1, 1), std (C, 1, 1)) float32]
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        x = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
+        x = x.astype(np.float32) / np.float32(255)
+        for mean, std in self.norms:
+            if bool((std == 0).any()):
+                raise ValueError("normalize: std evaluated to zero after conversion to "
+                                 "float32, leading to division by zero")
+            x = (x - mean) / std
+        return np.ascontiguousarray(x)
+
+
+def batch_transform(transform, target_transform) -> BatchTransform | None:
+    """A BatchTransform doing what ``transform`` does, if it is ToTensor() or
+    Compose([ToTensor(), Normalize(...), ...]) and there is no target transform; else None.
+    MNIST and CIFAR10 then expose ``get_batch``, which the DataLoader prefers."""
     if target_transform is not None:
         return None
     steps = transform.transforms if isinstance(transform, Compose) else [transform]
     if not steps or type(steps[0]) is not ToTensor or \
             any(type(t) is not Normalize or t.inplace for t in steps[1:]):
         return None
-    norms = [(np.asarray(t.mean, np.float64).astype(np.float32).reshape(-1, 1, 1),
-              np.asarray(t.std, np.float64).astype(np.float32).reshape(-1, 1, 1))
-             for t in steps[1:]]
+    return BatchTransform([(np.asarray(t.mean, np.float64).astype(np.float32).reshape(-1, 1, 1),
+                            np.asarray(t.std, np.float64).astype(np.float32).reshape(-1, 1, 1))
+                           for t in steps[1:]])
 
-    def run(images: np.ndarray) -> np.ndarray:
-        x = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
-        x = x.astype(np.float32) / np.float32(255)
-        for mean, std in norms:
-            if bool((std == 0).any()):
-                raise ValueError("normalize: std evaluated to zero after conversion to "
-                                 "float32, leading to division by zero")
-            x = (x - mean) / std
-        return np.ascontiguousarray(x)
-    return run
+
+class ArrayBatches:
+    """Mixin for datasets whose images sit in one uint8 array: ``get_batch`` exists (for the
+    DataLoader's one-call path) exactly when the transform is a BatchTransform."""
+
+    _batch_transform: BatchTransform | None = None
+
+    def _images_and_labels(self) -> tuple[np.ndarray, np.ndarray]:
+        raise TypeError(f"{type(self).__name__} does not hold its images in an array")
+
+    @property
+    def get_batch(self):
+        if self._batch_transform is None:  # a per-sample transform: no batch path
+            raise AttributeError(f"{type(self).__name__} has no get_batch with transform "
+                                 f"{self.transform!r}")
+        return self._get_batch
+
+    def _get_batch(self, indices):
+        images, labels = self._images_and_labels()
+        idx = np.asarray(indices)
+        return self._batch_transform(images[idx]), labels[idx]
 
 
 # --------------------------------------------------------------------------- files

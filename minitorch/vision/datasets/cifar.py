@@ -31,8 +31,8 @@ from ...safe_pickle import SafePickleError
 from ...safe_pickle import load as safe_load
 from ._numpy_pickle import numpy_allowlist
 from ...serialization import atomic_write_bytes
-from ._common import (DataIntegrityError, DataNotFoundError, VisionDataset, batch_transform,
-                      download_file, to_image, verify_file)
+from ._common import (ArrayBatches, DataIntegrityError, DataNotFoundError, VisionDataset,
+                      batch_transform, download_file, to_image, verify_file)
 
 _RECORDS, _IMAGE_BYTES = 10_000, 3 * 32 * 32
 
@@ -114,7 +114,7 @@ def read_binary_batch(path: Path) -> tuple[np.ndarray, list[int]]:
     return np.ascontiguousarray(records[:, 1:]), labels.astype(int).tolist()
 
 
-class CIFAR10(VisionDataset):
+class CIFAR10(ArrayBatches, VisionDataset):
     """CIFAR-10: 50,000 training and 10,000 test 32x32 colour images in 10 classes.
 
     ``release``: "python" or "binary" (minitorch only; None: whichever folder is present,
@@ -145,10 +145,7 @@ class CIFAR10(VisionDataset):
         self.targets = targets                                   # list of int
         self.classes = self._load_classes()
         self._labels = np.asarray(targets, dtype=np.int64)
-        fast = batch_transform(transform, target_transform)
-        if fast is not None:
-            self.get_batch = lambda idx: (fast(self.data[np.asarray(idx)]),
-                                          self._labels[np.asarray(idx)])
+        self._batch_transform = batch_transform(transform, target_transform)
 
     # ---------------------------------------------------------------- files
     def _choose(self, release) -> _Release:
@@ -238,6 +235,9 @@ class CIFAR10(VisionDataset):
                                      f"{sorted(set(wanted) - found)}")
 
     # ---------------------------------------------------------------- samples
+    def _images_and_labels(self):
+        return self.data, self._labels
+
     @property
     def class_to_idx(self) -> dict[str, int]:
         return {c: i for i, c in enumerate(self.classes)}

@@ -19,10 +19,11 @@ import numpy as np
 
 from ...data import mnist as _idx
 from ...tensor import Tensor
-from ._common import DataNotFoundError, VisionDataset, batch_transform, to_image
+from ._common import (ArrayBatches, DataNotFoundError, VisionDataset, batch_transform,
+                      to_image)
 
 
-class MNIST(VisionDataset):
+class MNIST(ArrayBatches, VisionDataset):
     """The MNIST digits (60,000 training / 10,000 test images, 28x28 grey, labels 0-9)."""
 
     _reader = _idx.MNIST           # minitorch.data's class: hashes, mirrors, download
@@ -47,10 +48,7 @@ class MNIST(VisionDataset):
         self._images, self._labels = images, labels.astype(np.int64)
         self.data = Tensor._make(images, False, None)             # uint8 (N, 28, 28)
         self.targets = Tensor._make(self._labels, False, None)    # int64 (N,)
-        fast = batch_transform(transform, target_transform)
-        if fast is not None:
-            self.get_batch = lambda idx: (fast(self._images[np.asarray(idx)]),
-                                          self._labels[np.asarray(idx)])
+        self._batch_transform = batch_transform(transform, target_transform)
 
     # ---------------------------------------------------------------- files
     @property
@@ -89,6 +87,9 @@ class MNIST(VisionDataset):
         fetcher.download()
 
     # ---------------------------------------------------------------- samples
+    def _images_and_labels(self):
+        return self._images, self._labels
+
     @property
     def class_to_idx(self) -> dict[str, int]:
         return {c: i for i, c in enumerate(self.classes)}

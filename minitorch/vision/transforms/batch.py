@@ -78,10 +78,12 @@ class RandomCrop(_Random):
                              f"larger than the (padded) image size {(h, w)}")
         tops = xp.asarray(self.rng.integers(0, h - th + 1, size=n))
         lefts = xp.asarray(self.rng.integers(0, w - tw + 1, size=n))
-        rows = tops[:, None] + xp.arange(th)[None]              # (N, th)
-        cols = lefts[:, None] + xp.arange(tw)[None]             # (N, tw)
-        out = data[xp.arange(n)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
-        return _out(xp.ascontiguousarray(xp.moveaxis(out, -1, 1)))  # (N, th, tw, C) -> NCHW
+        # Every (th, tw) window of every image, as a strided view (no copy), then one gather
+        # of the chosen window per image.
+        sn, sc, sh, sw = data.strides
+        windows = xp.lib.stride_tricks.as_strided(
+            data, (n, h - th + 1, w - tw + 1, data.shape[1], th, tw), (sn, sh, sw, sc, sh, sw))
+        return _out(xp.ascontiguousarray(windows[xp.arange(n), tops, lefts]))
 
 
 class _RandomFlip(_Random):
