@@ -21,6 +21,9 @@ CASES = [
     ((1, 1, 3, 4, 2), "trilinear", dict(size=(5, 2, 3))),
     ((1, 1, 3, 4, 2), "nearest", dict(scale_factor=2)),
     ((1, 1, 1, 4), "bilinear", dict(size=(3, 1), align_corners=True)),
+    # axes longer than _DENSE_MAX_N take the gather / scatter-add path
+    ((1, 2, 150, 3), "bilinear", dict(size=(301, 5))), ((1, 2, 3, 200), "nearest", dict(size=(4, 90))),
+    ((1, 1, 140), "linear", dict(scale_factor=0.7, align_corners=True)),
 ]
 
 

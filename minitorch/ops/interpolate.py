@@ -11,8 +11,9 @@ w0, w1 (nearest: one position, weight 1):
                    x = j * (n - 1) / (m - 1);   i0 = floor(x), i1 = min(i0 + 1, n - 1),
                    w1 = x - i0, w0 = 1 - w1
 
-The forward is a weighted gather; its backward scatters the gradient back with the same
-weights, adding where several outputs read one input.
+Along a short axis that is a product with the (m, n) matrix of those weights, so forward and
+backward (the product with its transpose, which adds where outputs share an input) are one
+BLAS call each; along a long axis, a gather and a scatter-add of rows.
 """
 from __future__ import annotations
 
@@ -28,33 +29,58 @@ _LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
 _MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear")
 
 
+# Up to this input length a resample is a product with the dense (m, n) matrix of weights
+# (BLAS beats a gather there, though each row has only two non-zeros); beyond it the matrix
+# would be mostly zeros, so the op gathers and scatters instead.
+_DENSE_MAX_N = 128
+
+
 class Resample1d(Function):
     """out[..., j, ...] = sum_k w_k[j] * x[..., idx_k[j], ...] along ``axis``."""
 
     @staticmethod
     def forward(ctx, x, axis, taps):
-        ctx.axis, ctx.taps, ctx.n = axis, taps, x.shape[axis]
         xp = get_array_module(x)
+        m, n = taps[0][0].shape[0], x.shape[axis]
+        ctx.axis, ctx.n, ctx.taps, ctx.A = axis, n, taps, None
+        if n <= _DENSE_MAX_N:  # one product with A (A[j, idx_k[j]] = w_k[j])
+            A = xp.zeros((m, n), dtype=x.dtype)
+            for idx, w in taps:
+                A[xp.arange(m), idx] += 1 if w is None else w.astype(x.dtype)
+            ctx.A = A
+            return xp.moveaxis(xp.moveaxis(x, axis, -1) @ A.T, -1, axis)
         shape = [1] * x.ndim
         shape[axis] = -1
         out = None
         for idx, w in taps:
             term = xp.take(x, idx, axis=axis)
             if w is not None:
-                term = term * w.astype(x.dtype).reshape(shape)
+                term *= w.astype(x.dtype).reshape(shape)
             out = term if out is None else out + term
         return out
 
     @staticmethod
     def backward(ctx, g):
         xp = get_array_module(g)
-        moved = xp.moveaxis(g, ctx.axis, 0)
+        if ctx.A is not None:  # the product with A^T adds where outputs share an input
+            return xp.moveaxis(xp.moveaxis(g, ctx.axis, -1) @ ctx.A, -1, ctx.axis)
+        moved = xp.ascontiguousarray(xp.moveaxis(g, ctx.axis, 0))   # rows: output positions
         gx = xp.zeros((ctx.n,) + moved.shape[1:], dtype=g.dtype)
         for idx, w in ctx.taps:
-            contrib = moved if w is None else moved * w.astype(g.dtype).reshape(
+            rows = moved if w is None else moved * w.astype(g.dtype).reshape(
                 (-1,) + (1,) * (moved.ndim - 1))
-            xp.add.at(gx, idx, contrib)
+            _scatter_add_rows(xp, gx, idx, rows)
         return xp.moveaxis(gx, 0, ctx.axis)
+
+
+def _scatter_add_rows(xp, out, idx, rows) -> None:
+    """out[idx[j]] += rows[j] for a non-decreasing idx (every tap's index list is sorted): on
+    NumPy one add.reduceat over the runs of equal indices (contiguous rows: fast)."""
+    if xp is np and idx.size:
+        starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+        out[idx[starts]] += np.add.reduceat(rows, starts, axis=0)
+    else:
+        xp.add.at(out, idx, rows)
 
 
 def _taps(mode: str, n: int, m: int, scale, align_corners, xp):
