@@ -30,4 +30,28 @@ from . import nn, optim
 from . import data, models
 from .serialization import load, save
 
+# --- math, bitwise, scans and index ops (issue 13); their Tensor methods: ops/methods.py
+from .tensor import uint16, uint32, uint64
+from .ops.elementwise import (allclose, atan2, copysign, floor_divide, fmod, isclose,
+                              logical_and, logical_not, logical_or, maximum, minimum, remainder)
+from .ops.elementwise import div as divide, div as true_divide  # PyTorch's aliases
+from .ops.unary import (acos, acosh, asin, asinh, atan, atanh, ceil, cos, cosh, erf, erfc, exp2,
+                        expm1, floor, log1p, log2, log10, reciprocal, round, rsqrt, sign, sin,
+                        sinh, square, tan, trunc)
+from .ops.bitwise import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or,
+                          bitwise_right_shift, bitwise_xor)
+from .ops.reduce import all, any, prod, std_mean, var_mean
+from .ops.cumulative import cummax, cummin, cumprod, cumsum, logcumsumexp
+from .ops.indexing import (flip, gather, index_select, masked_fill, masked_select, nonzero, roll,
+                           scatter, scatter_add, scatter_reduce, tile)
+from .ops.activation import celu, prelu, selu
+
+
+def __getattr__(name):
+    if name == "bfloat16":  # say why, rather than a bare AttributeError
+        raise AttributeError("minitorch has no bfloat16: tensors are NumPy/CuPy arrays and NumPy "
+                             "has no bfloat16 dtype; use float16 or float32")
+    raise AttributeError(f"module 'minitorch' has no attribute {name!r}")
+
+
 __version__ = "0.1.0"

@@ -148,8 +148,10 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
     steps = operator.index(steps)
     if steps < 0:
         raise ValueError(f"linspace: steps must be >= 0, got {steps}")
-    values = np.linspace(_scalar(start), _scalar(end), steps, dtype=np.float64)
     dtype = _FLOAT if dtype is None else np.dtype(dtype)
+    if dtype == np.bool_:  # PyTorch refuses it too: "evenly spaced" booleans mean nothing
+        raise TypeError("linspace: dtype bool is not supported; use a numeric dtype")
+    values = np.linspace(_scalar(start), _scalar(end), steps, dtype=np.float64)
     return _finish("linspace", to_device(values.astype(dtype), normalize_device(device)),
                    requires_grad)
 

@@ -265,9 +265,11 @@ def test_relu_family_grad_at_zero():
 
 
 def test_activation_dtype_errors():
-    with pytest.raises(TypeError, match=r"sigmoid: expected a floating-point tensor, got dtype "
-                       r"int64 \(shape \(3,\)\)"):
-        A.sigmoid(mt.arange(3))
+    with pytest.raises(TypeError, match=r"leaky_relu: expected a floating-point tensor, got "
+                       r"dtype int64 \(shape \(3,\)\)"):
+        A.leaky_relu(mt.arange(3))
+    # torch.sigmoid / torch.tanh of integers: the default float dtype (issue 13)
+    assert A.sigmoid(mt.arange(3)).dtype == A.tanh(mt.arange(3)).dtype == np.float32
     assert A.relu(mt.tensor([-1, 2])).tolist() == [0, 2]  # relu of ints is fine, as PyTorch
     with pytest.raises(ValueError, match="beta"):
         A.softplus(mt.randn(2), beta=0)

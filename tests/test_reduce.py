@@ -315,3 +315,76 @@ def test_backward_does_not_keep_forward_inputs_it_does_not_need():
 ])
 def test_reductions_on_device(device, name, mt_fn, torch_fn):
     check_op(mt_fn, torch_fn, (3, 4, 5), device=device)
+
+
+# --------------------------------------------------------------------------- prod, all/any, *_mean
+@needs_torch
+@given(ad=array_and_dim(allow_tuple=False, min_size=0), keepdim=st.booleans())
+def test_prod_matches_torch(ad, keepdim):
+    a, dim = ad
+    if dim is None:
+        check_op(R.prod, lambda t: t.prod(), a)
+    else:
+        check_op(lambda x: R.prod(x, dim, keepdim), lambda t: t.prod(dim, keepdim), a)
+        check_op(lambda x: x.prod(dim, keepdim=keepdim), lambda t: t.prod(dim, keepdim), a)
+
+
+@needs_torch
+@pytest.mark.parametrize("data", [[[0.0, 2.0, 3.0], [1.0, 0.0, 0.0]], [[0.0, 0.0], [2.0, -1.5]],
+                                  [[1.5, -2.0, 0.5]]])
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_prod_grad_exact_with_zeros(data, dim):
+    """One zero in a slice: its grad is the product of the others; two zeros: all 0. Never the
+    0/0 = NaN of out / x."""
+    fn = (lambda x: x.prod()) if dim is None else (lambda x: x.prod(dim))
+    check_op(fn, fn, np.array(data))
+
+
+def test_prod_gradcheck_and_dtypes():
+    gradcheck_op(lambda x: R.prod(x, 1), (3, 4))
+    gradcheck_op(R.prod, np.array([[0.5, 0.0], [1.5, -2.0]]))
+    assert R.prod(mt.tensor([1, 2, 3], dtype=mt.int32)).dtype == np.int64
+    assert R.prod(mt.tensor([True, True])).dtype == np.int64
+    assert R.prod(mt.tensor([1, 2]), dtype=mt.float64).dtype == np.float64
+    with pytest.raises(TypeError, match=r"prod: dim must be an int or None"):
+        R.prod(mt.ones(2, 3), (0, 1))
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["all", "any"])
+@pytest.mark.parametrize("dtype", ["float32", "int64", "bool", "uint8"])
+@pytest.mark.parametrize("dim, keepdim", [(None, False), (0, False), (1, True), (-1, False),
+                                          ((0, 1), False)])
+def test_all_any_match_torch(name, dtype, dim, keepdim):
+    data = (np.random.default_rng(3).random((3, 4)) > 0.3).astype(dtype)
+    data[1] = 1  # one all-true row, one row with zeros at least
+    data[2, 0] = 0
+    t = torch.tensor(data)
+    expected = getattr(torch, name)(t) if dim is None else getattr(torch, name)(t, dim, keepdim)
+    got = (getattr(mt, name)(mt.tensor(data)) if dim is None
+           else getattr(mt.tensor(data), name)(dim, keepdim))
+    assert str(got.dtype) == str(expected.dtype).replace("torch.", "")
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["std_mean", "var_mean"])
+@pytest.mark.parametrize("kw", [{}, {"dim": 1}, {"dim": (0, 2), "keepdim": True},
+                                {"dim": 0, "correction": 0}, {"dim": -1, "correction": 2}])
+def test_std_mean_var_mean_match_torch(name, kw):
+    """Both outputs and the gradient through both, with a random upstream grad for each."""
+    x = np.random.default_rng(4).standard_normal((3, 4, 5))
+    xm, xt = mt.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    got, expected = getattr(mt, name)(xm, **kw), getattr(torch, name)(xt, **kw)
+    ups = [np.random.default_rng(5 + i).standard_normal(e.shape) for i, e in enumerate(expected)]
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g.detach().numpy(), e.detach().numpy(), rtol=1e-10)
+    (got[0] * mt.tensor(ups[0])).sum().add(((got[1] * mt.tensor(ups[1])).sum())).backward()
+    ((expected[0] * torch.tensor(ups[0])).sum() + (expected[1] * torch.tensor(ups[1])).sum()
+     ).backward()
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-9)
+
+
+def test_std_mean_gradcheck():
+    gradcheck_op(lambda x: R.std_mean(x, 1), (3, 4))
+    gradcheck_op(lambda x: R.var_mean(x, 0, correction=0), (3, 4))

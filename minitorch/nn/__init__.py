@@ -16,3 +16,7 @@ from .conv import Conv2d
 from .dropout import Dropout, Dropout2d
 from .normalization import BatchNorm1d, BatchNorm2d
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+# --- more activations (issue 13)
+from .activation import (CELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish,  # noqa: E402
+                         Hardtanh, LogSigmoid, Mish, PReLU, ReLU6, SiLU, Softshrink, Softsign,
+                         Tanhshrink, Threshold)

@@ -94,3 +94,117 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+# --------------------------------------------------------------------------- more activations
+class _Pointwise(Module):
+    """A parameter-free activation ``fn(input, **options)``; options show in the repr."""
+
+    fn = None
+    options: tuple = ()
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return type(self).fn(input, **{k: getattr(self, k) for k in self.options})
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={getattr(self, k)!r}" for k in self.options
+                         if not (k == "inplace" and not getattr(self, k)))
+
+
+class GELU(_Pointwise):
+    fn, options = A.gelu, ("approximate",)
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        self.approximate = approximate
+
+
+def _inplace_only(name: str, op):
+    """A Module class whose only option is ``inplace`` (SiLU, Mish, ReLU6, ...)."""
+    def __init__(self, inplace: bool = False):
+        _Pointwise.__init__(self)
+        self.inplace = inplace
+    return type(name, (_Pointwise,), {"fn": op, "options": ("inplace",), "__init__": __init__,
+                                      "__doc__": f"nn.{name}: ops.activation.{op.__name__}"})
+
+
+def _no_options(name: str, op):
+    return type(name, (_Pointwise,), {"fn": op, "__doc__": f"nn.{name}: ops.activation."
+                                                           f"{op.__name__}"})
+
+
+SiLU = _inplace_only("SiLU", A.silu)
+Mish = _inplace_only("Mish", A.mish)
+ReLU6 = _inplace_only("ReLU6", A.relu6)
+Hardsigmoid = _inplace_only("Hardsigmoid", A.hardsigmoid)
+Hardswish = _inplace_only("Hardswish", A.hardswish)
+SELU = _inplace_only("SELU", A.selu)
+Softsign = _no_options("Softsign", A.softsign)
+LogSigmoid = _no_options("LogSigmoid", A.logsigmoid)
+Tanhshrink = _no_options("Tanhshrink", A.tanhshrink)
+
+
+class Hardtanh(_Pointwise):
+    fn, options = A.hardtanh, ("min_val", "max_val", "inplace")
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+
+class CELU(_Pointwise):
+    fn, options = A.celu, ("alpha", "inplace")
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+
+class GLU(_Pointwise):
+    fn, options = A.glu, ("dim",)
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+
+class Threshold(_Pointwise):
+    fn, options = A.threshold, ("threshold", "value", "inplace")
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False):
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+
+class Hardshrink(_Pointwise):
+    fn, options = A.hardshrink, ("lambd",)
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        self.lambd = lambd
+
+
+class Softshrink(_Pointwise):
+    fn, options = A.softshrink, ("lambd",)
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        self.lambd = lambd
+
+
+class PReLU(Module):
+    """prelu with learned slopes: ``num_parameters`` = 1 (shared) or the channel count,
+    each initialised to ``init`` (PyTorch's defaults: 1, 0.25)."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        super().__init__()
+        from ..creation import full
+        from .module import Parameter
+        self.num_parameters = num_parameters
+        self.weight = Parameter(full((num_parameters,), init, dtype=dtype, device=device))
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return A.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"

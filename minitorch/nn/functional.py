@@ -16,4 +16,7 @@ from ..ops.conv import conv2d, conv2d_reference
 from ..ops.dropout import dropout, dropout2d
 from ..ops.norm import batch_norm
 from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
-
+# more activations (issue 13)
+from ..ops.activation import (celu, gelu, glu, hardshrink, hardsigmoid, hardswish,  # noqa: E402
+                              hardtanh, logsigmoid, mish, prelu, relu6, selu, silu, softshrink,
+                              softsign, tanhshrink, threshold)

@@ -1,4 +1,6 @@
-"""Activations: tanh, sigmoid, relu, leaky_relu, elu, softplus, softmax, log_softmax.
+"""Activations: tanh, sigmoid, relu, leaky_relu, elu/selu/celu, softplus, softmax, log_softmax,
+gelu, silu, mish, hardsigmoid, hardswish, hardtanh/relu6, softsign, logsigmoid, prelu, glu,
+threshold, hardshrink/softshrink/tanhshrink.
 
 Each saves only what its backward reads. Where the derivative is a function of the output
 (tanh' = 1 - y^2, sigmoid' = y (1 - y), softmax) the output is saved: the next layer usually
@@ -14,11 +16,14 @@ from __future__ import annotations
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
+from .elementwise import float_input, require_tensor, unbroadcast
+from .unary import erf_array
 from .shape import normalize_dim
 
 
 # --------------------------------------------------------------------------- helpers
 def _require_float(op: str, x: Tensor) -> None:
+    require_tensor(op, x)
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point tensor, got dtype {x.dtype} "
                         f"(shape {x.shape}); convert with .float()")
@@ -110,23 +115,27 @@ class LeakyReLU(Function):
 
 
 class ELU(Function):
-    """a if a > 0 else alpha (exp(a) - 1). Below 0 the derivative is alpha exp(a), computed
-    from the saved input: (y + alpha) would cancel to 0 for very negative a (PyTorch doesn't).
-    min(a, 0) inside exp keeps the unused half from overflowing; branch-free as LeakyReLU."""
+    """scale * (a if a > 0 else alpha (exp(input_scale a) - 1)): elu (scale = input_scale = 1),
+    selu (fixed alpha and scale), celu (input_scale = 1 / alpha), as PyTorch's elu kernel.
+    Below 0 the derivative is scale alpha input_scale exp(input_scale a), computed from the
+    saved input: (y + alpha) would cancel to 0 for very negative a (PyTorch doesn't). At a = 0
+    the lower branch applies, as in PyTorch. min(a, 0) inside exp keeps the unused half from
+    overflowing; branch-free as LeakyReLU."""
 
     @staticmethod
-    def forward(ctx, a, alpha):
+    def forward(ctx, a, alpha, scale=1.0, input_scale=1.0):
         xp = get_array_module(a)
         ctx.save_for_backward(a)
-        ctx.alpha = alpha
-        return xp.maximum(a, 0) + alpha * xp.expm1(xp.minimum(a, 0))
+        ctx.alpha, ctx.scale, ctx.input_scale = alpha, scale, input_scale
+        return scale * (xp.maximum(a, 0) + alpha * xp.expm1(input_scale * xp.minimum(a, 0)))
 
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved
         xp = get_array_module(g)
         pos = a > 0
-        return g * (pos + ~pos * (ctx.alpha * xp.exp(xp.minimum(a, 0))))
+        low = ctx.alpha * ctx.input_scale * xp.exp(ctx.input_scale * xp.minimum(a, 0))
+        return (g * ctx.scale) * (pos + ~pos * low)
 
 
 class Softplus(Function):
@@ -152,17 +161,15 @@ class Softplus(Function):
 
 
 def tanh(input: Tensor) -> Tensor:  # noqa: A002  (PyTorch's argument names)
-    _require_float("tanh", input)
-    return Tanh.apply(input)
+    return Tanh.apply(float_input("tanh", input))  # integers -> float32, as torch.tanh
 
 
 def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
-    _require_float("sigmoid", input)
-    return Sigmoid.apply(input)
+    return Sigmoid.apply(float_input("sigmoid", input))
 
 
 def relu(input: Tensor) -> Tensor:  # noqa: A002
-    return ReLU.apply(input)
+    return ReLU.apply(require_tensor("relu", input))
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
@@ -236,3 +243,331 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:  # noqa: A002
     """log(softmax(input, dim)) computed stably (never as the log of a softmax)."""
     _require_float("log_softmax", input)
     return LogSoftmax.apply(input, dim=_softmax_dim("log_softmax", dim, input))
+
+
+# --------------------------------------------------------------------------- more pointwise
+def _maybe_inplace(op: str, input: Tensor, out: Tensor, inplace: bool) -> Tensor:
+    """``inplace=True``: the input Tensor becomes the output (see ops/inplace.py)."""
+    if not inplace:
+        return out
+    from .inplace import store_inplace  # inplace.py imports this module
+    return store_inplace(op, input, out)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """scale * elu(x, alpha) with the self-normalizing constants of Klambauer et al. (2017)."""
+    _require_float("selu", input)
+    out = ELU.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+    return _maybe_inplace("selu", input, out, inplace)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1)): an elu differentiable at 0 for any alpha."""
+    _require_float("celu", input)
+    if alpha == 0:
+        raise ValueError("celu: alpha must be nonzero (the input is divided by it)")
+    out = ELU.apply(input, alpha=float(alpha), input_scale=1.0 / alpha)
+    return _maybe_inplace("celu", input, out, inplace)
+
+
+_SQRT_HALF = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327
+_SQRT_2_OVER_PI = 0.7978845608028654
+
+
+class GELU(Function):
+    """x Phi(x), Phi the standard normal CDF: 0.5 x (1 + erf(x / sqrt 2)); derivative
+    Phi(x) + x phi(x). ``tanh``: the approximation 0.5 x (1 + tanh(k0 (x + k1 x^3))),
+    k0 = sqrt(2/pi), k1 = 0.044715, with its own exact derivative (PyTorch's two forms)."""
+
+    @staticmethod
+    def forward(ctx, a, approximate):
+        xp = get_array_module(a)
+        ctx.save_for_backward(a)
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            return 0.5 * a * (1 + xp.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a)))
+        return 0.5 * a * (1 + erf_array(xp, a * _SQRT_HALF))
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        xp = get_array_module(g)
+        if ctx.approximate == "tanh":
+            t = xp.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a))
+            dt = (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
+            return g * (0.5 * (1 + t) + 0.5 * a * dt)
+        cdf = 0.5 * (1 + erf_array(xp, a * _SQRT_HALF))
+        return g * (cdf + a * _INV_SQRT_2PI * xp.exp(-0.5 * a * a))
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
+    _require_float("gelu", input)
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELU.apply(input, approximate=approximate)
+
+
+class SiLU(Function):
+    """x sigmoid(x) (swish); derivative s (1 + x (1 - s))."""
+
+    @staticmethod
+    def forward(ctx, a):
+        s = _stable_sigmoid(get_array_module(a), a)
+        ctx.save_for_backward(a, s)
+        return a * s
+
+    @staticmethod
+    def backward(ctx, g):
+        a, s = ctx.saved
+        return g * s * (1 + a * (1 - s))
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    _require_float("silu", input)
+    return _maybe_inplace("silu", input, SiLU.apply(input), inplace)
+
+
+def _softplus0(xp, a):
+    """log(1 + exp(a)) = max(a, 0) + log1p(exp(-|a|)): never exp of a large number."""
+    return xp.maximum(a, 0) + xp.log1p(xp.exp(-xp.abs(a)))
+
+
+class Mish(Function):
+    """x tanh(softplus(x)); derivative t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x))."""
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = get_array_module(a)
+        t = xp.tanh(_softplus0(xp, a))
+        ctx.save_for_backward(a, t)
+        return a * t
+
+    @staticmethod
+    def backward(ctx, g):
+        a, t = ctx.saved
+        xp = get_array_module(g)
+        return g * (t + a * _stable_sigmoid(xp, a) * (1 - t * t))
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    _require_float("mish", input)
+    return _maybe_inplace("mish", input, Mish.apply(input), inplace)
+
+
+class Hardtanh(Function):
+    """clamp(x, min_val, max_val); the gradient passes strictly inside (0 at the bounds, as
+    PyTorch's hardtanh_backward in every release)."""
+
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        ctx.save_for_backward((a > lo) & (a < hi))
+        return get_array_module(a).clip(a, lo, hi).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.saved[0]
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa: A002
+             inplace: bool = False) -> Tensor:
+    _require_float("hardtanh", input)
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must be <= max_val ({max_val})")
+    out = Hardtanh.apply(input, lo=float(min_val), hi=float(max_val))
+    return _maybe_inplace("hardtanh", input, out, inplace)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """min(max(x, 0), 6) = hardtanh(x, 0, 6) (gradient 0 at 0 and 6)."""
+    _require_float("relu6", input)
+    return _maybe_inplace("relu6", input, Hardtanh.apply(input, lo=0.0, hi=6.0), inplace)
+
+
+class Hardsigmoid(Function):
+    """relu6(x + 3) / 6; derivative 1/6 strictly inside (-3, 3)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward((a > -3) & (a < 3))
+        return (get_array_module(a).clip(a + 3, 0, 6) / 6).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.saved[0] / 6
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    _require_float("hardsigmoid", input)
+    return _maybe_inplace("hardsigmoid", input, Hardsigmoid.apply(input), inplace)
+
+
+class Hardswish(Function):
+    """x relu6(x + 3) / 6; derivative 0 up to -3, x / 3 + 1/2 strictly inside (-3, 3), 1 from 3
+    on. At the kinks this is the outer side, PyTorch's choice since 2.14 (older releases took
+    the inner side: -1/2 at -3, 3/2 at 3); minitorch fixes it and tests it directly."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return (a * get_array_module(a).clip(a + 3, 0, 6) / 6).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        xp = get_array_module(g)
+        return g * xp.where(a <= -3, 0, xp.where(a < 3, a / 3 + 0.5, 1)).astype(g.dtype)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    _require_float("hardswish", input)
+    return _maybe_inplace("hardswish", input, Hardswish.apply(input), inplace)
+
+
+class Softsign(Function):
+    """x / (1 + |x|); derivative 1 / (1 + |x|)^2."""
+
+    @staticmethod
+    def forward(ctx, a):
+        d = 1 + get_array_module(a).abs(a)
+        ctx.save_for_backward(d)
+        return a / d
+
+    @staticmethod
+    def backward(ctx, g):
+        (d,) = ctx.saved
+        return g / (d * d)
+
+
+def softsign(input: Tensor) -> Tensor:  # noqa: A002
+    _require_float("softsign", input)
+    return Softsign.apply(input)
+
+
+class LogSigmoid(Function):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)): no overflow, no log(0) for very
+    negative x. Derivative 1 - sigmoid(x) = sigmoid(-x)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = get_array_module(a)
+        ctx.save_for_backward(a)
+        return xp.minimum(a, 0) - xp.log1p(xp.exp(-xp.abs(a)))
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        return g * _stable_sigmoid(get_array_module(g), -a)
+
+
+def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    _require_float("logsigmoid", input)
+    return LogSigmoid.apply(input)
+
+
+class PReLU(Function):
+    """x if x > 0 else w x, with one learned slope per channel (dim 1) or one shared slope. d/dx = 1 or w (w at x = 0, as PyTorch); d/dw = x where x <= 0,
+    summed over everything but the channel."""
+
+    @staticmethod
+    def forward(ctx, a, w, w_shape):
+        pos = a > 0
+        ctx.save_for_backward(a, w, pos)
+        ctx.w_shape = w_shape
+        return a * pos + (w * a) * ~pos
+
+    @staticmethod
+    def backward(ctx, g):
+        a, w, pos = ctx.saved
+        ga = g * (pos + w * ~pos) if ctx.needs_input_grad[0] else None
+        gw = None
+        if ctx.needs_input_grad[1]:
+            gw = unbroadcast(g * a * ~pos, w.shape)
+        return ga, gw
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
+    _require_float("prelu", input)
+    require_tensor("prelu", weight)
+    n = weight.numel()
+    channels = input.shape[1] if input.ndim >= 2 else 1  # PyTorch: 1 channel below 2-d
+    if weight.ndim > 1 or n not in (1, channels):
+        raise ValueError(f"prelu: weight must be a 1-d tensor of 1 or {channels} elements (the "
+                         f"channel dim 1 of input {input.shape}), got shape {weight.shape}")
+    shape = (1, n) + (1,) * (input.ndim - 2) if input.ndim >= 2 else (1,) * input.ndim
+    w = weight.reshape(shape) if weight.shape != shape else weight
+    return PReLU.apply(input, w, w_shape=shape)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002
+    """a * sigmoid(b), with a, b the two halves of input along dim (its size must be even)."""
+    from .shape import chunk
+    _require_float("glu", input)
+    if input.ndim == 0:
+        raise ValueError("glu: does not support 0-d (scalar) tensors")
+    d = normalize_dim("glu", dim, input.ndim, input.shape)
+    if input.shape[d] % 2:
+        raise ValueError(f"glu: halving dimension must be even, but dimension {d} is size "
+                         f"{input.shape[d]} (input shape {input.shape})")
+    a, b = chunk(input, 2, d)
+    return a * sigmoid(b)
+
+
+class Threshold(Function):
+    """x where x > threshold, else value; gradient 1 where x > threshold, else 0."""
+
+    @staticmethod
+    def forward(ctx, a, threshold, value):
+        keep = a > threshold
+        ctx.save_for_backward(keep)
+        return get_array_module(a).where(keep, a, value).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.saved[0]
+
+
+def threshold(input: Tensor, threshold: float, value: float,  # noqa: A002
+              inplace: bool = False) -> Tensor:
+    _require_float("threshold", input)
+    out = Threshold.apply(input, threshold=float(threshold), value=float(value))
+    return _maybe_inplace("threshold", input, out, inplace)
+
+
+class Shrink(Function):
+    """hardshrink: x where |x| > lambd else 0; softshrink: x - lambd sign(x) there else 0.
+    Both have gradient 1 where |x| > lambd, else 0."""
+
+    @staticmethod
+    def forward(ctx, a, lambd, soft):
+        xp = get_array_module(a)
+        keep = xp.abs(a) > lambd
+        ctx.save_for_backward(keep)
+        out = a - lambd * xp.sign(a) if soft else a
+        return xp.where(keep, out, 0).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.saved[0]
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
+    _require_float("hardshrink", input)
+    return Shrink.apply(input, lambd=float(lambd), soft=False)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
+    _require_float("softshrink", input)
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be >= 0, got {lambd}")
+    return Shrink.apply(input, lambd=float(lambd), soft=True)
+
+
+def tanhshrink(input: Tensor) -> Tensor:  # noqa: A002
+    """x - tanh(x)."""
+    _require_float("tanhshrink", input)
+    return input - tanh(input)

@@ -206,8 +206,11 @@ mul = _binary(Mul, "mul")
 _div = _binary(Div, "div")
 
 
-def div(a, b) -> Tensor:
-    """True division; two integer operands divide in float32 (PyTorch), not float64 (NumPy)."""
+def div(a, b, *, rounding_mode=None) -> Tensor:
+    """True division; two integer operands divide in float32 (PyTorch), not float64 (NumPy).
+    ``rounding_mode="floor"`` / ``"trunc"`` round the quotient (see ``RoundedDiv``)."""
+    if rounding_mode is not None:
+        return _rounded_div("div", a, b, rounding_mode)
     a, b = _pair(a, b)
     if a.dtype.kind in "biu" and b.dtype.kind in "biu":
         a, b = cast(a, np.float32), cast(b, np.float32)
@@ -226,7 +229,7 @@ def pow(a, b) -> Tensor:  # noqa: A001  (PyTorch's name)
 
 
 def neg(a: Tensor) -> Tensor:
-    return Neg.apply(a)
+    return Neg.apply(require_tensor("neg", a))
 
 
 # --------------------------------------------------------------------------- unary math
@@ -313,20 +316,38 @@ class Cast(Function):
         return g.astype(ctx.src)
 
 
+def require_tensor(op: str, x) -> Tensor:
+    """Ops take Tensors; a NumPy array or list gets PyTorch's TypeError, not an AttributeError
+    from deep inside the op."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be a Tensor, not "
+                        f"{type(x).__module__}.{type(x).__name__}; wrap it with mt.tensor(...)")
+    return x
+
+
+def float_input(op: str, x) -> Tensor:
+    """The input of a floating-point op: integer and bool tensors become the default float
+    dtype (float32), as in PyTorch (``exp(int64)`` is float32; NumPy would give float64)."""
+    require_tensor(op, x)
+    if x.dtype.kind in "biu":
+        return cast(x, np.float32)
+    return x
+
+
 def exp(a: Tensor) -> Tensor:
-    return Exp.apply(a)
+    return Exp.apply(float_input("exp", a))
 
 
 def log(a: Tensor) -> Tensor:
-    return Log.apply(a)
+    return Log.apply(float_input("log", a))
 
 
 def sqrt(a: Tensor) -> Tensor:
-    return Sqrt.apply(a)
+    return Sqrt.apply(float_input("sqrt", a))
 
 
 def abs(a: Tensor) -> Tensor:  # noqa: A001
-    return Abs.apply(a)
+    return Abs.apply(require_tensor("abs", a))
 
 
 def clamp(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
@@ -384,6 +405,13 @@ class Where(Function):
 def where(condition, input, other) -> Tensor:  # noqa: A002
     """``input`` where condition holds, else ``other`` (all three broadcast together)."""
     cond = condition if isinstance(condition, Tensor) else None
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        if cond is None:
+            raise TypeError("where: condition must be a bool Tensor, got "
+                            f"{type(condition).__name__}")
+        # Two scalar branches (``where(c, 1.0, 0.0)``): float32 / int64 / bool, as PyTorch.
+        xp = get_array_module(cond.data)
+        input = Tensor._make(xp.asarray(input, dtype=_scalar_dtype(input, other)), False, None)
     a, b = _pair(input, other)
     if cond is None:
         cond = as_tensor(condition, a)
@@ -395,3 +423,215 @@ def where(condition, input, other) -> Tensor:  # noqa: A002
         raise ValueError(f"where: shapes condition {cond.shape}, input {a.shape}, other "
                          f"{b.shape} are not broadcastable") from None
     return Where.apply(cond, a, b)
+
+
+def _scalar_dtype(*values) -> np.dtype:
+    """PyTorch's dtype for Python scalars alone: float32 if any is a float, bool if all are
+    bools, else int64."""
+    if any(isinstance(v, (float, np.floating)) for v in values):
+        return np.dtype(np.float32)
+    if all(isinstance(v, (bool, np.bool_)) for v in values):
+        return np.dtype(np.bool_)
+    return np.dtype(np.int64)
+
+
+# --------------------------------------------------------------------------- max/min, atan2
+class Maximum(Function):
+    """max(a, b) elementwise (minimum: with ``take_min``). The gradient goes to the larger
+    operand; on a tie it is split in half between both, as PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, b, take_min):
+        xp = get_array_module(a)
+        ctx.save_for_backward(a, b)
+        ctx.take_min = take_min
+        return (xp.minimum if take_min else xp.maximum)(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        xp = get_array_module(g)
+        share = g * xp.where(a == b, 0.5, 1.0).astype(g.dtype)
+        a_loses, b_loses = ((a > b), (b > a)) if ctx.take_min else ((a < b), (b < a))
+        return (unbroadcast(share * ~a_loses, a.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(share * ~b_loses, b.shape) if ctx.needs_input_grad[1] else None)
+
+
+class Atan2(Function):
+    """atan2(a, b), the angle of the point (b, a): d/da = b / r^2, d/db = -a / r^2."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return get_array_module(a).arctan2(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = a * a + b * b
+            return (unbroadcast(g * b / r2, a.shape) if ctx.needs_input_grad[0] else None,
+                    unbroadcast(-g * a / r2, b.shape) if ctx.needs_input_grad[1] else None)
+
+
+class Copysign(Function):
+    """|a| with the sign of b. d/da = out / a (+-1), 0 where a == 0 (PyTorch); d/db = 0."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = get_array_module(a).copysign(a, b)
+        ctx.save_for_backward(a, out)
+        ctx.b_shape = b.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved
+        xp = get_array_module(g)
+        ratio = xp.where(a == 0, 0, xp.sign(out) * xp.sign(a)).astype(g.dtype)
+        gb = xp.zeros(ctx.b_shape, dtype=g.dtype) if ctx.needs_input_grad[1] else None
+        return unbroadcast(g * ratio, a.shape) if ctx.needs_input_grad[0] else None, gb
+
+
+def _float_pair(op: str, a, b) -> tuple[Tensor, Tensor]:
+    """_pair, then integer/bool operands to float32 (atan2 and copysign are float ops)."""
+    a, b = _pair(a, b)
+    _broadcast_check(op, a, b)
+    return (cast(a, np.float32) if a.dtype.kind in "biu" else a,
+            cast(b, np.float32) if b.dtype.kind in "biu" else b)
+
+
+def maximum(input, other) -> Tensor:  # noqa: A002
+    a, b = _pair(input, other)
+    _broadcast_check("maximum", a, b)
+    return Maximum.apply(a, b, take_min=False)
+
+
+def minimum(input, other) -> Tensor:  # noqa: A002
+    a, b = _pair(input, other)
+    _broadcast_check("minimum", a, b)
+    return Maximum.apply(a, b, take_min=True)
+
+
+def atan2(input, other) -> Tensor:  # noqa: A002
+    return Atan2.apply(*_float_pair("atan2", input, other))
+
+
+def copysign(input, other) -> Tensor:  # noqa: A002
+    return Copysign.apply(*_float_pair("copysign", input, other))
+
+
+# --------------------------------------------------------------------------- rounded division
+def _int_quotient(xp, a, b, mode: str):
+    """Integer a / b rounded toward -inf (floor) or 0 (trunc). NumPy's // is floor division;
+    trunc adds 1 back where the signs differ and the division was inexact."""
+    q = a // b
+    if mode == "trunc":
+        q = q + (((a % b) != 0) & ((a < 0) != (b < 0)))
+    return q
+
+
+def _check_int_divisor(op: str, a, b) -> None:
+    if a.dtype.kind in "biu" and b.dtype.kind in "biu" and bool((b == 0).any()):
+        raise RuntimeError(f"{op}: ZeroDivisionError: integer division by zero (as PyTorch; "
+                           f"shapes {a.shape} and {b.shape}, dtype {a.dtype})")
+
+
+class RoundedDiv(Function):
+    """a / b rounded (``mode`` floor or trunc). Piecewise constant: zero gradients (PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, b, mode):
+        xp = get_array_module(a)
+        ctx.shapes = (a.shape, b.shape)
+        if a.dtype.kind in "biu":
+            return _int_quotient(xp, a, b, mode)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp.floor_divide(a, b) if mode == "floor" else xp.trunc(a / b)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = get_array_module(g)
+        return tuple(xp.zeros(s, dtype=g.dtype) if need else None
+                     for s, need in zip(ctx.shapes, ctx.needs_input_grad))
+
+
+def _rounded_div(op: str, a, b, mode) -> Tensor:
+    if mode not in ("floor", "trunc"):
+        raise ValueError(f"{op}: rounding_mode must be None, 'floor' or 'trunc', got {mode!r}")
+    a, b = _pair(a, b)
+    _broadcast_check(op, a, b)
+    if a.dtype != b.dtype:  # int32 with int64 and the like: compute in the promoted dtype
+        dtype = np.result_type(a.dtype, b.dtype)
+        a, b = cast(a, dtype), cast(b, dtype)
+    _check_int_divisor(op, a.data, b.data)
+    return RoundedDiv.apply(a, b, mode=mode)
+
+
+def floor_divide(input, other) -> Tensor:  # noqa: A002
+    """input // other rounded toward -inf (PyTorch >= 1.13; older releases truncated)."""
+    return _rounded_div("floor_divide", input, other, "floor")
+
+
+class Remainder(Function):
+    """a - b * round(a / b): ``floor`` rounding (Python's %, the sign of b: ``remainder``) or
+    ``trunc`` (C's fmod, the sign of a: ``fmod``). d/da = 1, d/db = -round(a / b)."""
+
+    @staticmethod
+    def forward(ctx, a, b, mode):
+        xp = get_array_module(a)
+        ctx.save_for_backward(a, b)
+        ctx.mode = mode
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp.remainder(a, b) if mode == "floor" else xp.fmod(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        xp = get_array_module(g)
+        ga = unbroadcast(g, a.shape) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                q = xp.floor_divide(a, b) if ctx.mode == "floor" else xp.trunc(a / b)
+            gb = unbroadcast(-g * q, b.shape)
+        return ga, gb
+
+
+def _remainder(op: str, a, b, mode: str) -> Tensor:
+    a, b = _pair(a, b)
+    _broadcast_check(op, a, b)
+    _check_int_divisor(op, a.data, b.data)
+    return Remainder.apply(a, b, mode=mode)
+
+
+def remainder(input, other) -> Tensor:  # noqa: A002
+    """Python's modulus: the result has the sign of ``other`` (``x % y``)."""
+    return _remainder("remainder", input, other, "floor")
+
+
+def fmod(input, other) -> Tensor:  # noqa: A002
+    """C's fmod: the result has the sign of ``input``."""
+    return _remainder("fmod", input, other, "trunc")
+
+
+# --------------------------------------------------------------------------- closeness
+def isclose(input: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:  # noqa: A002
+    """|input - other| <= atol + rtol |other| elementwise (bool; not symmetric, as PyTorch)."""
+    a, b = _pair(input, other)
+    _broadcast_check("isclose", a, b)
+    if a.dtype != b.dtype and not isinstance(other, numbers.Number):
+        raise TypeError(f"isclose: input and other must have the same dtype, got {a.dtype} and "
+                        f"{b.dtype}")
+    if rtol < 0 or atol < 0:
+        raise ValueError(f"isclose: rtol and atol must be >= 0, got rtol={rtol}, atol={atol}")
+    xp = get_array_module(a.data)
+    return Tensor._make(xp.asarray(xp.isclose(a.data, b.data, rtol=rtol, atol=atol,
+                                              equal_nan=equal_nan)), False, None)
+
+
+def allclose(input: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:  # noqa: A002
+    """True when every element is ``isclose``: a Python bool, as PyTorch."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).data.all())

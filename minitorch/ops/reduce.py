@@ -23,6 +23,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
+from .elementwise import require_tensor
 from .shape import normalize_dim, unsqueeze
 
 # torch.return_types.max / .min: a (values, indices) pair that also unpacks like a tuple.
@@ -332,3 +333,84 @@ def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
     axes = reduce_axes("logsumexp", x.shape, dim)
     return LogSumExp.apply(x, axes=axes, keepdim=bool(keepdim))
 
+
+
+# --------------------------------------------------------------------------- all, any
+def _truth(op: str, x: Tensor, dim, keepdim: bool) -> Tensor:
+    require_tensor(op, x)
+    axes = reduce_axes(op, x.shape, dim)
+    xp = get_array_module(x.data)
+    out = xp.asarray((xp.all if op == "all" else xp.any)(x.data != 0, axis=axes,
+                                                          keepdims=bool(keepdim)))
+    # uint8 in, uint8 out: PyTorch keeps that legacy rule; every other dtype gives bool.
+    return Tensor._make(out.astype(np.uint8) if x.dtype == np.uint8 else out, False, None)
+
+
+def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
+    """True where every element (over ``dim``; None: all dims) is nonzero. No gradient."""
+    return _truth("all", input, dim, keepdim)
+
+
+def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
+    """True where some element (over ``dim``; None: all dims) is nonzero. No gradient."""
+    return _truth("any", input, dim, keepdim)
+
+
+# --------------------------------------------------------------------------- prod
+def product_of_others(xp, a, axes, out_kept):
+    """d prod / d a_i = the product of every other element of a_i's slice, exactly, zeros
+    included (out / a_i would be 0/0 at a zero):
+
+    no zero in the slice: out / a_i;  exactly one zero: at it, the product of the nonzeros,
+    elsewhere 0;  two or more zeros: 0 everywhere."""
+    zero = a == 0
+    zeros = zero.sum(axis=axes, keepdims=True)
+    nonzero_prod = xp.where(zero, 1, a).prod(axis=axes, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plain = out_kept / xp.where(zero, 1, a)
+    return xp.where(zeros == 0, plain, xp.where(zero & (zeros == 1), nonzero_prod, 0))
+
+
+class Prod(Function):
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        ctx.axes, ctx.keepdim = axes, keepdim
+        out = a.prod(axis=axes, keepdims=True)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(a, out)
+        return out if keepdim else out.reshape(tuple(n for i, n in enumerate(a.shape)
+                                                     if i not in axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved
+        xp = get_array_module(a)
+        return _keep(g, a.shape, ctx.axes, ctx.keepdim) * product_of_others(xp, a, ctx.axes, out)
+
+
+def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
+    """Product over ``dim`` (an int; None: every element). Integers and bools give int64."""
+    require_tensor("prod", input)
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"prod: dim must be an int or None (as PyTorch), got {dim!r}")
+    x = input
+    if dtype is not None:
+        x = x.to(dtype=dtype)
+    elif x.dtype.kind in "biu":
+        x = Tensor._make(x.data.astype(np.int64), False, None)
+    return Prod.apply(x, axes=reduce_axes("prod", x.shape, dim), keepdim=bool(keepdim))
+
+
+# --------------------------------------------------------------------------- std_mean, var_mean
+def var_mean(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *,
+             correction=None) -> tuple[Tensor, Tensor]:  # noqa: A002
+    """(var, mean) over ``dim``, as torch.var_mean; both differentiable."""
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def std_mean(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *,
+             correction=None) -> tuple[Tensor, Tensor]:  # noqa: A002
+    """(std, mean) over ``dim``, as torch.std_mean; both differentiable."""
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))

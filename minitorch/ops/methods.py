@@ -1,0 +1,55 @@
+"""The Tensor methods of the math, bitwise, scan and index ops (``x.cumsum(0)``, ``x // 2``).
+
+tensor.py defines the core methods; these are the rest of PyTorch's, each one line mapping a
+method to its op, attached to Tensor when this module is imported (at the end of tensor.py).
+A name tensor.py already defines is left alone: the class body wins.
+"""
+from __future__ import annotations
+
+from ..tensor import Tensor
+from . import bitwise as B
+from . import cumulative as C
+from . import elementwise as E
+from . import indexing as X
+from . import reduce as R
+from . import unary as U
+
+METHODS = {
+    # arithmetic and rounded division
+    "add": E.add, "sub": E.sub, "mul": E.mul, "pow": E.pow, "neg": E.neg,
+    "div": E.div, "divide": E.div, "true_divide": E.div,
+    "floor_divide": E.floor_divide, "remainder": E.remainder, "fmod": E.fmod,
+    "__floordiv__": E.floor_divide, "__rfloordiv__": lambda x, o: E.floor_divide(o, x),
+    "__mod__": E.remainder, "__rmod__": lambda x, o: E.remainder(o, x),
+    "maximum": E.maximum, "minimum": E.minimum, "atan2": E.atan2, "arctan2": E.atan2,
+    "copysign": E.copysign, "isclose": E.isclose, "allclose": E.allclose,
+    "where": lambda x, condition, other: E.where(condition, x, other),
+    # pointwise math
+    "sin": U.sin, "cos": U.cos, "tan": U.tan, "asin": U.asin, "acos": U.acos, "atan": U.atan,
+    "arcsin": U.asin, "arccos": U.acos, "arctan": U.atan,
+    "sinh": U.sinh, "cosh": U.cosh, "asinh": U.asinh, "acosh": U.acosh, "atanh": U.atanh,
+    "arcsinh": U.asinh, "arccosh": U.acosh, "arctanh": U.atanh,
+    "erf": U.erf, "erfc": U.erfc, "log2": U.log2, "log10": U.log10, "log1p": U.log1p,
+    "expm1": U.expm1, "exp2": U.exp2, "reciprocal": U.reciprocal, "rsqrt": U.rsqrt,
+    "square": U.square, "sign": U.sign, "floor": U.floor, "ceil": U.ceil, "trunc": U.trunc,
+    "fix": U.trunc, "round": U.round,
+    # bitwise
+    "bitwise_and": B.bitwise_and, "bitwise_or": B.bitwise_or, "bitwise_xor": B.bitwise_xor,
+    "bitwise_not": B.bitwise_not, "bitwise_left_shift": B.bitwise_left_shift,
+    "bitwise_right_shift": B.bitwise_right_shift,
+    "logical_and": E.logical_and, "logical_or": E.logical_or, "logical_not": E.logical_not,
+    # reductions and scans
+    "all": R.all, "any": R.any, "prod": R.prod, "logsumexp": R.logsumexp,
+    "cumsum": C.cumsum, "cumprod": C.cumprod, "cummax": C.cummax, "cummin": C.cummin,
+    "logcumsumexp": C.logcumsumexp,
+    # indexing
+    "gather": X.gather, "scatter": X.scatter, "scatter_add": X.scatter_add,
+    "scatter_reduce": X.scatter_reduce, "index_select": X.index_select,
+    "masked_fill": X.masked_fill, "masked_select": X.masked_select, "nonzero": X.nonzero,
+    "flip": X.flip, "roll": X.roll, "repeat": X.repeat, "tile": X.tile,
+    "fliplr": lambda x: X.flip(x, (1,)), "flipud": lambda x: X.flip(x, (0,)),
+}
+
+for _name, _fn in METHODS.items():
+    if _name not in Tensor.__dict__:
+        setattr(Tensor, _name, _fn)
