@@ -19,8 +19,11 @@ global (a model class from ``torch.save(model)``, ``os.system`` in a hostile fil
 with an error naming it, before anything is called. The guarantee is that of
 ``torch.load(weights_only=True)``.
 
-Tensors: each is copied out of its storage with its offset and strides (views, transposes and
-shared storages load as PyTorch saw them), into a C-contiguous array of the storage's dtype:
+Storages are read straight from the file into one array each (their CRC-32 checked, as
+zipfile does). A tensor that is its whole storage, C-contiguous (a parameter, as a state_dict
+holds them), uses that array; any other is copied out of its storage with its offset and
+strides (views, transposes and shared storages load as PyTorch saw them, without aliasing),
+into a C-contiguous array of the storage's dtype:
 float64/32/16, int64/32/16/8, uint8 and bool as themselves; bfloat16 (NumPy has none) widened
 exactly to float32; complex and quantized storages are refused. A Parameter loads as a
 minitorch ``nn.Parameter``, everything else as a plain Tensor on ``device``.
@@ -92,6 +95,7 @@ _TENSOR, _PARAMETER = _TypeMarker("torch.Tensor"), _TypeMarker("torch.nn.paramet
 class _Storage:
     def __init__(self, array: np.ndarray, kind: _StorageType):
         self.array, self.kind = array, kind
+        self.lent = False  # handed out whole to one tensor (the others get copies)
 
 
 def _malformed(what: str) -> MalformedPickleError:
@@ -145,12 +149,18 @@ class _Reader:
         if type(offset) is not int or offset < 0:
             raise _malformed(f"storage offset {describe(offset)} is not a non-negative int")
         size, stride = _ints(size, "tensor size"), _ints(stride, "tensor stride")
-        if len(size) != len(stride):
-            raise _malformed(f"tensor size {size} and stride {stride} differ in length")
+        if len(size) != len(stride) or len(size) > 64:
+            raise _malformed(f"tensor size and stride have {len(size)} and {len(stride)} "
+                             "dims (equal, at most 64, expected)")
         source = storage.array
         numel = int(np.prod(size, dtype=object))
+        contiguous = tuple(int(np.prod(size[i + 1:], dtype=object)) for i in range(len(size)))
         if numel == 0:
             array = np.empty(size, dtype=source.dtype)
+        elif offset == 0 and numel == source.size and not storage.lent and all(
+                n == 1 or s == c for n, s, c in zip(size, stride, contiguous)):
+            storage.lent = True  # the usual case: a parameter owning its storage, no copy
+            array = source.reshape(size)
         else:
             last = offset + sum((n - 1) * s for n, s in zip(size, stride))
             if last >= source.size:
@@ -220,10 +230,15 @@ class _Reader:
             raise _malformed(f"storage {key!r} brings the storages to {self.storage_bytes} "
                              f"bytes, more than the {self.size}-byte file holds")
 
-    def make_storage(self, raw, kind: _StorageType, byteorder: str) -> _Storage:
-        wire = kind.wire.newbyteorder(">" if byteorder == "big" else "<") \
+    @staticmethod
+    def wire_dtype(kind: _StorageType, byteorder: str) -> np.dtype:
+        return kind.wire.newbyteorder(">" if byteorder == "big" else "<") \
             if kind.wire.itemsize > 1 else kind.wire
-        array = np.frombuffer(raw, dtype=wire)
+
+    def make_storage(self, array: np.ndarray, kind: _StorageType) -> _Storage:
+        """A storage from its bytes as read (``array`` of ``wire_dtype``): native byte order,
+        bfloat16 widened."""
+        wire = array.dtype
         if kind.bf16:  # bfloat16 is float32's top half: widen exactly
             array = (array.astype(np.uint32) << 16).view(np.float32)
         else:
@@ -255,6 +270,42 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path,
         raise error(f"record {info.filename!r} has {len(data)} bytes, its header says "
                     f"{info.file_size}")
     return data
+
+
+def _readinto(f, array: np.ndarray) -> int:
+    """Fill ``array`` from ``f``; the number of bytes read (short at the end of the file)."""
+    view, got = memoryview(array.reshape(-1)).cast("B"), 0
+    while got < len(view):
+        n = f.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got
+
+
+def _read_stored(f, size: int, info: zipfile.ZipInfo, array: np.ndarray) -> None:
+    """Read an uncompressed record straight into ``array`` (one allocation, writable) and
+    check its CRC-32, as zipfile would: its local header must be where the central directory
+    says, and its bytes inside the file."""
+    def bad(what: str) -> MalformedPickleError:
+        return _malformed(f"damaged zip: record {info.filename!r}: {what}")
+
+    if info.flag_bits & 0x1:
+        raise bad("it is encrypted")
+    f.seek(info.header_offset)
+    local = f.read(30)
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        raise bad(f"no local header at offset {info.header_offset}")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    start = info.header_offset + 30 + name_len + extra_len
+    if start + info.file_size > size:
+        raise bad(f"its {info.file_size} bytes at offset {start} lie outside the "
+                  f"{size}-byte file")
+    f.seek(start)
+    if _readinto(f, array) != info.file_size:
+        raise bad("truncated")
+    if zlib.crc32(memoryview(array.reshape(-1)).cast("B")) != info.CRC:
+        raise bad("Bad CRC-32 (the file is damaged)")
 
 
 def _refused(path: Path, exc: SafePickleError):
@@ -312,8 +363,9 @@ def load_zip(f, size: int, path: Path, device: str):
             raise _malformed(f"storage {key!r} declares {numel} {kind.name} elements "
                              f"({nbytes} bytes), its record holds {record.file_size}")
         reader.add_storage_bytes(nbytes, key)
-        raw = _read_member(zf, record, path, lambda msg: _malformed(f"damaged zip: {msg}"))
-        storage = reader.make_storage(raw, kind, byteorder)
+        array = np.empty(numel, dtype=reader.wire_dtype(kind, byteorder))
+        _read_stored(f, size, record, array)
+        storage = reader.make_storage(array, kind)
         reader.storages[key] = storage
         return storage
 
@@ -384,11 +436,12 @@ def load_legacy(f, size: int, path: Path, device: str):
                 raise _malformed(f"storage {key!r}: its size record does not say {numel}")
             nbytes = numel * kind.wire.itemsize
             reader.add_storage_bytes(nbytes, key)
-            raw = f.read(nbytes)
-            if len(raw) != nbytes:
+            array = np.empty(numel, dtype=reader.wire_dtype(kind, "little"))
+            got = _readinto(f, array)
+            if got != nbytes:
                 raise _malformed(f"truncated: storage {key!r} needs {nbytes} bytes, "
-                                 f"{len(raw)} remain")
-            roots[key] = reader.make_storage(raw, kind, "little")
+                                 f"{got} remain")
+            roots[key] = reader.make_storage(array, kind)
 
         def persistent_load(pid):  # pass 2: the real tensors
             key, kind, numel, view = reader.storage_id(pid, legacy=True)
@@ -396,8 +449,9 @@ def load_legacy(f, size: int, path: Path, device: str):
                 return roots[key]
             view_key, offset, count = view
             if view_key not in reader.storages:
-                reader.storages[view_key] = _Storage(roots[key].array[offset:offset + count],
-                                                     kind)
+                view_storage = _Storage(roots[key].array[offset:offset + count], kind)
+                view_storage.lent = True  # shares the root's memory: tensors of it copy
+                reader.storages[view_key] = view_storage
             return reader.storages[view_key]
 
         f.seek(body)

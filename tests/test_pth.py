@@ -299,6 +299,30 @@ def test_views_strides_and_shared_storages(tmp_path, legacy):
 
 
 @needs_torch
+def test_tied_weights_load_as_separate_arrays(tmp_path):
+    """One tensor under two names is one object (as torch.load gives it); a second tensor on
+    the same storage (a view) loads as its own array: writing one leaves the other."""
+    w = torch.randn(3, 4)
+    torch.save(OrderedDict(a=w, b=w, c=w.view(-1)), tmp_path / "tied.pth")
+    back = mt.load(tmp_path / "tied.pth")
+    ref = torch.load(tmp_path / "tied.pth")
+    assert (back["a"] is back["b"]) == (ref["a"] is ref["b"]) is True
+    for k in "abc":
+        np.testing.assert_array_equal(back[k].data.reshape(3, 4), w.numpy())
+    back["a"].data[0, 0] = 99.0
+    assert back["c"].data[0] == w[0, 0].item()
+
+
+@needs_torch
+def test_pickled_whole_model_is_refused_naming_its_class(hostile):
+    """torch.save(model) pickles the module objects: only torch.load with code can load it."""
+    torch.save(torch.nn.Sequential(torch.nn.Linear(2, 2)), hostile / "model.pt")
+    with pytest.raises(UnsupportedFormatError, match=r"model\.pt.*refused global "
+                       r"'torch\.nn\.modules\.container\.Sequential'"):
+        mt.load(hostile / "model.pt")
+
+
+@needs_torch
 @pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
 def test_every_common_dtype(tmp_path, legacy):
     """float64/32/16, int64/32/16/8, uint8 and bool as themselves; bfloat16 as float32."""
