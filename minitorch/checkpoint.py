@@ -289,6 +289,8 @@ def _content_problems(state: dict) -> list[str]:
     if problems:
         return problems
     loader, loop, rng = state["loader"], state["loop"], state["rng"]
+    if not isinstance(state["meta"].get("args", {}), dict):
+        problems.append("meta args (the run's arguments) is not a dict")
     for k in ("epoch", "position"):
         if not _is_count(loader.get(k)):
             problems.append(f"loader {k} {loader.get(k)!r} is not an integer >= 0")

@@ -275,6 +275,8 @@ def _mutations():
         "negative-step": (lambda s: s["loop"].update(step=-4), "loop step -4 is not an integer"),
         "sums-of-the-wrong-shape": (lambda s: s["loop"].update(sums=[1.0]), "loop sums"),
         "rng-without-states": (lambda s: s.update(rng={"default": 1}), "rng must hold"),
+        "run-arguments-are-a-string": (lambda s: s["meta"].update(args="--epochs 2"),
+                                       "meta args (the run's arguments) is not a dict"),
         "optimizer-state-is-a-number": (lambda s: s["optimizer"].update(state=5),
                                         "does not fit this run"),
     }
