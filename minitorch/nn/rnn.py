@@ -12,9 +12,8 @@ hidden ones, each with its bias):
            n = tanh(W_in x + b_in + r * (W_hn h + b_hn));   h' = (1 - z) * n + z * h
 
 The layers run these steps over the sequence with the differentiable ops they are made of, so
-backpropagation through time is ordinary backward through the unrolled graph. The input
-projection W_ih x of all time steps is one matrix product before the loop; only the W_hh h
-product is per step. Inputs are (L, N, H_in), (N, L, H_in) with batch_first, or unbatched
+backpropagation through time is ordinary backward through the unrolled graph, one step's
+ops after another. Inputs are (L, N, H_in), (N, L, H_in) with batch_first, or unbatched
 (L, H_in); h0 is (D * num_layers, N, H_out). PackedSequence inputs are not supported.
 """
 from __future__ import annotations
@@ -102,21 +101,24 @@ class RNNBase(Module):
         get = lambda n: getattr(self, n + tag, None)  # noqa: E731
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"), get("weight_hr")
 
-    def _direction(self, x, state, layer: int, reverse: bool):
-        """Run one direction of one layer over x (L, N, H); returns outputs (L, N, H_out), state."""
+    def _direction(self, xs: list, state, layer: int, reverse: bool):
+        """Run one direction of one layer over the steps xs (each (N, H)); returns the list of
+        its outputs (each (N, H_out)) and the final state. Each step projects its own input:
+        slicing one (L, N, 4H) projection per step would make backward add L full-size
+        zero-padded gradients into it (O(L^2) memory traffic)."""
         w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, reverse)
-        gi = linear(x, w_ih, b_ih)   # every time step's input projection in one product
-        steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
-        outputs = [None] * x.shape[0]
+        steps = range(len(xs) - 1, -1, -1) if reverse else range(len(xs))
+        outputs = [None] * len(xs)
         for t in steps:
+            gi = linear(xs[t], w_ih, b_ih)
             if self.mode == "LSTM":
-                state = _lstm_step(gi[t], state, w_hh, b_hh, w_hr)
+                state = _lstm_step(gi, state, w_hh, b_hh, w_hr)
                 outputs[t] = state[0]
             elif self.mode == "GRU":
-                state = outputs[t] = _gru_step(gi[t], state, w_hh, b_hh)
+                state = outputs[t] = _gru_step(gi, state, w_hh, b_hh)
             else:
-                state = outputs[t] = _rnn_step(gi[t], state, w_hh, b_hh, self.nonlinearity)
-        return stack(outputs, 0), state
+                state = outputs[t] = _rnn_step(gi, state, w_hh, b_hh, self.nonlinearity)
+        return outputs, state
 
     def _check_input(self, input: Tensor, hx):
         name = type(self).__name__
@@ -156,22 +158,23 @@ class RNNBase(Module):
         else:
             h0 = self._initial(hx, batch, input, out_width, "h_0")
         D = 2 if self.bidirectional else 1
-        x, h_n, c_n = input, [], []
+        xs, h_n, c_n = [input[t] for t in range(input.shape[0])], [], []
         for layer in range(self.num_layers):
             outs = []
             for d in range(D):
                 k = layer * D + d
                 state = (h0[k], c0[k]) if self.mode == "LSTM" else h0[k]
-                out, state = self._direction(x, state, layer, reverse=d == 1)
+                out, state = self._direction(xs, state, layer, reverse=d == 1)
                 outs.append(out)
                 if self.mode == "LSTM":
                     h_n.append(state[0])
                     c_n.append(state[1])
                 else:
                     h_n.append(state)
-            x = outs[0] if D == 1 else cat(outs, -1)
+            xs = outs[0] if D == 1 else [cat(pair, -1) for pair in zip(*outs)]
             if self.dropout and self.training and layer < self.num_layers - 1:
-                x = dropout(x, self.dropout, True)
+                xs = [dropout(x, self.dropout, True) for x in xs]
+        x = stack(xs, 0)
         h_n = stack(h_n, 0)
         hidden = (h_n, stack(c_n, 0)) if self.mode == "LSTM" else h_n
         if unbatched:
