@@ -16,9 +16,15 @@
 // through the reduction BK at a time. Each step the block's threads (1) copy a BK x BM tile of
 // the left operand and a BK x BN tile of the right one into shared memory, (2) barrier,
 // (3) each thread multiplies its TM x TN sub-tile out of shared memory into registers,
-// (4) barrier before the tiles are overwritten. Thread (ty, tx) owns rows ty + i*(BM/TM) and
-// columns tx + j*(BN/TN): strided, so a warp's shared reads hit distinct banks and its global
-// writes are contiguous. Tile rows are padded by one element against bank conflicts.
+// (4) barrier before the tiles are overwritten. Register tiling: thread (ty, tx) owns the
+// TM x TN block of rows ty*TM .. ty*TM+TM-1 and columns tx*TN .. tx*TN+TN-1, so each step it
+// reads TM + TN values from shared memory and does TM*TN multiply-adds with them. Its values
+// are contiguous, and the shared tiles are arrays of `pack`s (VA or VB consecutive elements,
+// aligned to their size, up to 16 bytes): a thread fetches its TM (TN) values in TM/VA (TN/VB)
+// wide loads, 128-bit where the tile allows (4 floats or 2 doubles), not one load per value.
+// A warp's wide loads of one row are consecutive packs (no bank conflict); tile rows are
+// padded by one pack, which keeps the alignment and spreads the column-wise stores of the
+// weight gradient over the banks.
 //
 // The (c, kh, kw) <-> k and q <-> (oh, ow) index splits are integer divisions by run-time
 // values, far dearer than the multiply-adds they feed. They are done once, by the caller, into
@@ -50,23 +56,54 @@
 #define CONV_THREADS ((CONV_BM / CONV_TM) * (CONV_BN / CONV_TN))
 
 static_assert(CONV_BM % CONV_TM == 0 && CONV_BN % CONV_TN == 0, "tile must split evenly");
+static_assert((CONV_TM & (CONV_TM - 1)) == 0 && (CONV_TN & (CONV_TN - 1)) == 0,
+              "TM and TN are powers of two (the pack widths divide them)");
 static_assert((CONV_BM * CONV_BK) % CONV_THREADS == 0, "A tile must split evenly over threads");
 static_assert((CONV_BK * CONV_BN) % CONV_THREADS == 0, "B tile must split evenly over threads");
 static_assert(CONV_THREADS % CONV_BN == 0, "forward: each thread loads one fixed pixel column");
 static_assert(CONV_THREADS % CONV_BK == 0, "weight grad: each thread loads one fixed q row");
 
-// Step (3): acc[i][j] += sum_kk As[kk][row i] * Bs[kk][col j] for this thread's sub-tile.
-__device__ __forceinline__ void tile_multiply(
-    const scalar_t (*As)[CONV_BM + 1], const scalar_t (*Bs)[CONV_BN + 1],
-    int ty, int tx, scalar_t (&acc)[CONV_TM][CONV_TN])
+// V consecutive elements, aligned to their size: one wide shared-memory load.
+template <int V>
+struct alignas(V * sizeof(scalar_t)) pack {
+    scalar_t v[V];
+};
+constexpr int PACK_MAX = 16 / sizeof(scalar_t);            // 128 bits
+constexpr int VA = CONV_TM < PACK_MAX ? CONV_TM : PACK_MAX;  // A tile (rows) pack width
+constexpr int VB = CONV_TN < PACK_MAX ? CONV_TN : PACK_MAX;  // B tile (columns) pack width
+constexpr int A_PACKS = CONV_BM / VA + 1;                   // per tile row, + 1 pack of padding
+constexpr int B_PACKS = CONV_BN / VB + 1;
+typedef pack<VA> a_tile[CONV_BK][A_PACKS];
+typedef pack<VB> b_tile[CONV_BK][B_PACKS];
+
+__device__ __forceinline__ void put_a(a_tile& As, int kk, int m, scalar_t v)
+{
+    As[kk][m / VA].v[m % VA] = v;
+}
+__device__ __forceinline__ void put_b(b_tile& Bs, int kk, int n, scalar_t v)
+{
+    Bs[kk][n / VB].v[n % VB] = v;
+}
+
+// Step (3): acc[i][j] += sum_kk As[kk][ty*TM + i] * Bs[kk][tx*TN + j] for this thread's block.
+__device__ __forceinline__ void tile_multiply(const a_tile& As, const b_tile& Bs, int ty, int tx,
+                                              scalar_t (&acc)[CONV_TM][CONV_TN])
 {
 #pragma unroll
     for (int kk = 0; kk < CONV_BK; ++kk) {
         scalar_t a[CONV_TM], b[CONV_TN];
 #pragma unroll
-        for (int i = 0; i < CONV_TM; ++i) a[i] = As[kk][ty + i * (CONV_BM / CONV_TM)];
+        for (int i = 0; i < CONV_TM / VA; ++i) {
+            const pack<VA> w = As[kk][ty * (CONV_TM / VA) + i];
 #pragma unroll
-        for (int j = 0; j < CONV_TN; ++j) b[j] = Bs[kk][tx + j * (CONV_BN / CONV_TN)];
+            for (int e = 0; e < VA; ++e) a[i * VA + e] = w.v[e];
+        }
+#pragma unroll
+        for (int j = 0; j < CONV_TN / VB; ++j) {
+            const pack<VB> w = Bs[kk][tx * (CONV_TN / VB) + j];
+#pragma unroll
+            for (int e = 0; e < VB; ++e) b[j * VB + e] = w.v[e];
+        }
 #pragma unroll
         for (int i = 0; i < CONV_TM; ++i)
 #pragma unroll
@@ -84,8 +121,8 @@ extern "C" __global__ void __launch_bounds__(CONV_THREADS) conv2d_forward_igemm(
     const int* __restrict__ ktab, const int* __restrict__ qtab,
     int N, int C, int H, int W, int OC, int OH, int OW, int G, int K, int has_bias)
 {
-    __shared__ scalar_t As[CONV_BK][CONV_BM + 1];  // weights:   As[kk][m] = Wmat[m0+m, k0+kk]
-    __shared__ scalar_t Bs[CONV_BK][CONV_BN + 1];  // col tile:  Bs[kk][pp] = col[k0+kk, p0+pp]
+    __shared__ a_tile As;   // weights:   As[kk][m]  = Wmat[m0+m, k0+kk]
+    __shared__ b_tile Bs;   // col tile:  Bs[kk][pp] = col[k0+kk, p0+pp]
 
     const int t = threadIdx.x;
     const int tx = t % (CONV_BN / CONV_TN), ty = t / (CONV_BN / CONV_TN);
@@ -114,7 +151,7 @@ extern "C" __global__ void __launch_bounds__(CONV_THREADS) conv2d_forward_igemm(
             const int e = t + r * CONV_THREADS;
             const int kk = e / CONV_BM, m = e % CONV_BM;
             const int oc = m0 + m, k = k0 + kk;
-            As[kk][m] = (oc < OCg && k < K) ? w[(g * OCg + oc) * K + k] : (scalar_t)0;
+            put_a(As, kk, m, (oc < OCg && k < K) ? w[(g * OCg + oc) * K + k] : (scalar_t)0);
         }
         // (1b) col tile gathered from x; consecutive threads take consecutive pixels.
 #pragma unroll
@@ -126,22 +163,22 @@ extern "C" __global__ void __launch_bounds__(CONV_THREADS) conv2d_forward_igemm(
                 const int h = h0 + ktab[K + k], ww = w0 + ktab[2 * K + k];
                 if ((unsigned)h < (unsigned)H && (unsigned)ww < (unsigned)W) v = xg[ktab[k]];
             }
-            Bs[kk][pp] = v;
+            put_b(Bs, kk, pp, v);
         }
         __syncthreads();                            // (2) tiles complete
         tile_multiply(As, Bs, ty, tx, acc);         // (3)
         __syncthreads();                            // (4) done reading before the next copy
     }
 
-    // Epilogue: bias, then write y[n, g*OCg + oc, q]; consecutive tx -> consecutive q.
+    // Epilogue: bias, then write y[n, g*OCg + oc, q]; a thread's TN pixels are consecutive.
 #pragma unroll
     for (int j = 0; j < CONV_TN; ++j) {
-        const int pj = p0 + tx + j * (CONV_BN / CONV_TN);
+        const int pj = p0 + tx * CONV_TN + j;
         if (pj >= P) continue;
         const int nj = pj / Q, qj = pj % Q;
 #pragma unroll
         for (int i = 0; i < CONV_TM; ++i) {
-            const int oc = m0 + ty + i * (CONV_BM / CONV_TM);
+            const int oc = m0 + ty * CONV_TM + i;
             if (oc >= OCg) continue;
             const int c_out = g * OCg + oc;
             y[(nj * OC + c_out) * Q + qj] = acc[i][j] + (has_bias ? b[c_out] : (scalar_t)0);
@@ -163,8 +200,8 @@ extern "C" __global__ void __launch_bounds__(CONV_THREADS) conv2d_wgrad_igemm(
     const int* __restrict__ ktab, const int* __restrict__ qtab,
     int N, int C, int H, int W, int OC, int OH, int OW, int G, int K, int images_per_split)
 {
-    __shared__ scalar_t As[CONV_BK][CONV_BM + 1];  // As[qq][m]  = gy[n, m0+m, q0+qq]
-    __shared__ scalar_t Bs[CONV_BK][CONV_BN + 1];  // Bs[qq][kk] = col[k0+kk, (n, q0+qq)]
+    __shared__ a_tile As;   // As[qq][m]  = gy[n, m0+m, q0+qq]
+    __shared__ b_tile Bs;   // Bs[qq][kk] = col[k0+kk, (n, q0+qq)]
 
     const int t = threadIdx.x;
     const int tx = t % (CONV_BN / CONV_TN), ty = t / (CONV_BN / CONV_TN);
@@ -205,7 +242,7 @@ extern "C" __global__ void __launch_bounds__(CONV_THREADS) conv2d_wgrad_igemm(
                 const int e = t + r * CONV_THREADS;
                 const int m = e / CONV_BK, qe = e % CONV_BK;
                 const int oc = m0 + m, q = q0 + qe;
-                As[qe][m] = (oc < OCg && q < Q) ? gyn[oc * Q + q] : (scalar_t)0;
+                put_a(As, qe, m, (oc < OCg && q < Q) ? gyn[oc * Q + q] : (scalar_t)0);
             }
             // (1b) col tile gathered from x for this thread's q row.
             const int q = q0 + qq;
@@ -215,8 +252,8 @@ extern "C" __global__ void __launch_bounds__(CONV_THREADS) conv2d_wgrad_igemm(
             for (int r = 0; r < RB; ++r) {
                 const int kk = t / CONV_BK + r * (CONV_THREADS / CONV_BK);
                 const int h = h0 + tap_dh[r], ww = w0 + tap_dw[r];
-                Bs[qq][kk] = ((unsigned)h < (unsigned)H && (unsigned)ww < (unsigned)W)
-                                 ? xn[h0 * W + w0 + tap_off[r]] : (scalar_t)0;
+                put_b(Bs, qq, kk, ((unsigned)h < (unsigned)H && (unsigned)ww < (unsigned)W)
+                                      ? xn[h0 * W + w0 + tap_off[r]] : (scalar_t)0);
             }
             __syncthreads();
             tile_multiply(As, Bs, ty, tx, acc);
@@ -224,14 +261,14 @@ extern "C" __global__ void __launch_bounds__(CONV_THREADS) conv2d_wgrad_igemm(
         }
     }
 
-    // partial[s, g*OCg + oc, k]: consecutive tx -> consecutive k (coalesced).
+    // partial[s, g*OCg + oc, k]: a thread's TN values of k are consecutive.
 #pragma unroll
     for (int i = 0; i < CONV_TM; ++i) {
-        const int oc = m0 + ty + i * (CONV_BM / CONV_TM);
+        const int oc = m0 + ty * CONV_TM + i;
         if (oc >= OCg) continue;
 #pragma unroll
         for (int j = 0; j < CONV_TN; ++j) {
-            const int k = k0 + tx + j * (CONV_BN / CONV_TN);
+            const int k = k0 + tx * CONV_TN + j;
             if (k < K) partial[(s * OC + g * OCg + oc) * K + k] = acc[i][j];
         }
     }

@@ -6,6 +6,8 @@ the exact CUDA sources, compiled with g++ behind an emulation header (tests/emul
   launchers accept (INT32_MAX elements) under UBSan, must not overflow;
 - the CUDA availability check compiles and runs a kernel and a cuBLAS product (a fake CuPy
   stands in for each way an install can be broken), and "cuda:N" is honoured or refused;
+- the implicit-GEMM conv (conv_direct.cu) is register-tiled with wide shared-memory loads (its
+  PTX, by nvcc) and stays exact for every tile shape in float32 and float64;
 - CUDA-graph capture (minitorch/cuda/graph.py) keeps every block the captured step allocated,
   ends a failed capture, and names a host synchronisation as the cause (on a fake CuPy);
 - benchmarks/gpu_suite.py fails loudly: its CPU dry run exits non-zero on a wrong or raising
@@ -18,6 +20,7 @@ import contextlib
 import importlib.util
 import json
 import re
+import shutil
 import subprocess
 import tomllib
 import types
@@ -33,12 +36,7 @@ from minitorch.cpu.pool import max_pool_xp
 from minitorch.ops.geometry import Geometry2d
 from minitorch.ops.pool import pool_out_size
 
-try:
-    from emulator import EMU_HEADER, GXX, emulated_get_function
-except ImportError:   # before the emulator moved into its own helper module
-    from test_kernels_emulated import EMU_HEADER, GXX, emulated_get_function
-
-needs_gxx = pytest.mark.skipif(GXX is None, reason="g++ not found: kernel emulation skipped")
+from emulator import EMU_HEADER, GXX, emulated, emulated_get_function, needs_gxx  # noqa: F401
 try:
     import torch  # noqa: F401  (the suite compares with PyTorch)
     HAVE_TORCH = True
@@ -118,8 +116,6 @@ GRID_STRIDE_CASES = {  # file: {kernel: (buffers, arguments)}; T = TOTAL, buffer
         "avg_pool2d_forward": ("x div y", f"x, div, y, T, {_ONE}, 1, 1, 1, 1, 0, 0"),
         "avg_pool2d_backward": ("gy div gx", f"gy, div, gx, T, {_ONE}, 1, 1, 1, 1, 0, 0"),
     },
-    "bias_act.cu": {"bias_relu_forward": ("x b y", "x, b, y, T, 1, 1"),
-                    "relu_backward_from_output": ("gy y gx", "gy, y, gx, T")},
     "batchnorm.cu": {
         "bn_apply": ("x mean invstd gamma beta y", "x, mean, invstd, gamma, beta, y, T, 1, 1"),
         "bn_backward_apply": ("gy x mean invstd gamma sgy sgx gx",
@@ -509,3 +505,37 @@ def test_reports_go_to_benchmarks_results_and_to_OUT(suite, tmp_path, monkeypatc
 def test_data_root_accepts_the_root_or_its_mnist_folder(suite, tmp_path):
     assert suite.resolve_data_root(str(tmp_path / "mnist")) == tmp_path
     assert suite.resolve_data_root(str(tmp_path)) == tmp_path
+
+
+# --------------------------------------------------------------------------- (8) conv tiling
+NVCC = shutil.which("nvcc")
+
+
+@needs_gxx
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("tile", loader.CONV_TILES)
+def test_conv_every_tile_shape_in_both_dtypes(emulated, tile, dtype):
+    """Partial tiles on every edge (OCg = 37, K = 75, 3 images of 9x8): forward, weight and
+    input gradients vs the NumPy path, for each compiled tile shape, float32 and float64."""
+    from test_kernels_emulated import _run_conv_case
+    _run_conv_case((3, 1, 3, 37, 9, 8, 5, 5, 1, 1, 2, 1, 1, 1, True), dtype, tile)
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc not found: PTX inspection skipped")
+@pytest.mark.parametrize("dtype,wide,min_ratio", [("float", "ld.shared.v4.f32", 8),
+                                                   ("double", "ld.shared.v2.f64", 4)])
+def test_conv_inner_loop_uses_wide_shared_loads(dtype, wide, min_ratio, tmp_path):
+    """A 4x4 register tile does 16 multiply-adds per 8 values read from shared memory; read as
+    128-bit packs that is 2 (float) or 4 (double) loads instead of 8 scalar ones."""
+    ptx = tmp_path / "conv.ptx"
+    defines = [f"-D{k}={v}" for k, v in loader.conv_tile_defines((32, 64, 4, 4))]
+    res = subprocess.run([NVCC, "-arch=sm_90", "-ptx", "-std=c++17", "-x", "cu",
+                          f"-Dscalar_t={dtype}", *defines, "-o", str(ptx),
+                          str(loader._REPO_KERNELS / "conv_direct.cu")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-3000:]
+    text = ptx.read_text()
+    loads = len(re.findall(r"ld\.shared\.", text))
+    fmas = len(re.findall(r"fma\.rn\.f(32|64)", text))
+    assert wide in text
+    assert fmas >= min_ratio * loads, f"{fmas} FMAs per {loads} shared loads"
