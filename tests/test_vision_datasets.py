@@ -505,3 +505,23 @@ def test_cifar_with_fast_batches_pickles_for_spawned_workers(cifar_files):
     clone = pickle.loads(pickle.dumps(ds))
     np.testing.assert_array_equal(clone.get_batch([0, 2])[0], ds.get_batch([0, 2])[0])
     assert not hasattr(datasets.CIFAR10(root, train=False), "get_batch")
+
+
+@has_mnist
+def test_reassigning_data_and_targets_subsets_the_dataset():
+    """The lectures' trick: ds.data, ds.targets = ds.data[:n], ds.targets[:n]."""
+    t = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    ds = datasets.MNIST(SHARED, train=False, transform=t)
+    ds.data, ds.targets = ds.data[:100], ds.targets[:100]
+    assert len(ds) == 100 and len(DataLoader(ds, batch_size=32)) == 4
+    batches = list(DataLoader(ds, batch_size=32))
+    assert sum(b[0].shape[0] for b in batches) == 100
+    ds.targets = mt.tensor(np.zeros(100, np.int64))
+    assert ds[5][1] == 0 and ds.get_batch([5])[1].tolist() == [0]
+
+
+def test_cifar_targets_edits_reach_the_fast_path(cifar_files):
+    root, _ = cifar_files
+    ds = datasets.CIFAR10(root, train=False, transform=transforms.ToTensor())
+    ds.targets[1] = 9
+    assert ds[1][1] == 9 and ds.get_batch([1])[1].tolist() == [9]

@@ -117,9 +117,14 @@ class ArrayBatches:
         return self._get_batch
 
     def _get_batch(self, indices):
+        # read through ``data`` / ``targets`` each time: code may reassign them (subsets)
         images, labels = self._images_and_labels()
-        idx = np.asarray(indices)
-        return self._batch_transform(images[idx]), labels[idx]
+        idx = np.asarray(indices, dtype=np.int64)
+        if isinstance(labels, np.ndarray):
+            targets = labels[idx]
+        else:  # a list, as torchvision's CIFAR10.targets
+            targets = np.fromiter((labels[i] for i in idx.tolist()), np.int64, idx.size)
+        return self._batch_transform(images[idx]), targets
 
 
 # --------------------------------------------------------------------------- files

@@ -144,7 +144,6 @@ class CIFAR10(ArrayBatches, VisionDataset):
         self.data = np.ascontiguousarray(self.data)              # uint8 (N, 32, 32, 3)
         self.targets = targets                                   # list of int
         self.classes = self._load_classes()
-        self._labels = np.asarray(targets, dtype=np.int64)
         self._batch_transform = batch_transform(transform, target_transform)
 
     # ---------------------------------------------------------------- files
@@ -236,7 +235,7 @@ class CIFAR10(ArrayBatches, VisionDataset):
 
     # ---------------------------------------------------------------- samples
     def _images_and_labels(self):
-        return self.data, self._labels
+        return self.data, self.targets
 
     @property
     def class_to_idx(self) -> dict[str, int]:

@@ -46,8 +46,6 @@ class MNIST(ArrayBatches, VisionDataset):
                 f"{type(self).__name__}: images {images.shape} and labels {labels.shape} in "
                 f"{self.raw_folder} don't form a dataset of N 28x28 images with N labels")
         self._images, self._labels = images, labels.astype(np.int64)
-        self.data = Tensor._make(images, False, None)             # uint8 (N, 28, 28)
-        self.targets = Tensor._make(self._labels, False, None)    # int64 (N,)
         self._batch_transform = batch_transform(transform, target_transform)
 
     # ---------------------------------------------------------------- files
@@ -87,6 +85,34 @@ class MNIST(ArrayBatches, VisionDataset):
         fetcher.download()
 
     # ---------------------------------------------------------------- samples
+    # ``data`` / ``targets`` are what samples are read from, as in torchvision, so the
+    # lectures' ``ds.data, ds.targets = ds.data[:5000], ds.targets[:5000]`` subsets the set.
+    @property
+    def data(self) -> Tensor:
+        """The images, uint8 (N, 28, 28)."""
+        return Tensor._make(self._images, False, None)
+
+    @data.setter
+    def data(self, value) -> None:
+        images = np.asarray(value.data if isinstance(value, Tensor) else value)
+        if images.ndim != 3 or images.dtype != np.uint8:
+            raise ValueError(f"{type(self).__name__}.data: expected uint8 (N, H, W) images, "
+                             f"got {images.dtype} {images.shape}")
+        self._images = images
+
+    @property
+    def targets(self) -> Tensor:
+        """The labels, int64 (N,)."""
+        return Tensor._make(self._labels, False, None)
+
+    @targets.setter
+    def targets(self, value) -> None:
+        labels = np.asarray(value.data if isinstance(value, Tensor) else value)
+        if labels.ndim != 1 or labels.dtype.kind not in "iu":
+            raise ValueError(f"{type(self).__name__}.targets: expected integer labels (N,), "
+                             f"got {labels.dtype} {labels.shape}")
+        self._labels = labels.astype(np.int64, copy=False)
+
     def _images_and_labels(self):
         return self._images, self._labels
 
