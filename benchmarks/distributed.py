@@ -94,6 +94,66 @@ def rank_training(model_name: str, batch: int, steps: int) -> None:
         print(json.dumps({"img_per_s": batch * steps / elapsed, "step_ms": elapsed / steps * 1e3}))
 
 
+# --------------------------------------------------------------------------- cost model
+# Networks a class cluster might have (latency per message, bandwidth per link): assumptions,
+# stated as such in the report. "here" is the shared-memory all-reduce measured above.
+NETWORKS = {"1 GbE": (50e-6, 0.117e9), "10 GbE": (20e-6, 1.17e9), "100 Gb InfiniBand": (2e-6, 11.7e9)}
+
+
+def rank_step_time(model_name: str, batch: int, steps: int) -> None:
+    """Seconds per training image for one process (one thread), small batch, SGD."""
+    import minitorch as mt
+    import minitorch.nn.functional as F
+    if model_name == "resnet18":
+        from minitorch.vision.models import resnet18
+        model, shape = resnet18(num_classes=10), (batch, 3, 32, 32)
+    else:
+        from minitorch.models import get_model
+        model, shape = get_model(model_name), (batch, 1, 28, 28)
+    opt = mt.optim.SGD(model.parameters(), lr=0.01)
+    x = mt.randn(*shape)
+    y = mt.randint(0, 10, (batch,))
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        times.append(time.perf_counter() - start)
+    params = sum(p.numel() for p in model.parameters())
+    print(json.dumps({"s_per_img": min(times[1:]) / batch, "params": params}))
+
+
+def cost_model(allreduce_rows: list, steps: int) -> list:
+    """Ring all-reduce, T(N) = 2(N-1) alpha + 2 (N-1)/N * bytes / beta, against compute
+    t_img * B / N per rank (global batch B, no overlap): efficiency = compute / (compute + T)."""
+    me = [sys.executable, str(Path(__file__).resolve())]
+    measured = {m: json.loads(_run(me + ["--_rank", "steptime", "--_model", m, "--_batch",
+                                         "16" if m == "resnet18" else "64",
+                                         "--steps", str(max(2, min(steps, 3)))], 1))
+                for m in ("lenet5", "resnet18")}
+    small, big = allreduce_rows[0], allreduce_rows[-1]
+    here = (small["seconds"] / 2, big["bytes"] / big["seconds"])  # 2 ranks: 2(N-1) = 2 steps
+    nets = dict(NETWORKS, **{"shared memory here (measured)": here})
+    lines = ["", "## Where data-parallel scaling stops (a model, not a measurement)", "",
+             "Compute per image measured here (1 thread, SGD step); ring all-reduce of the "
+             "float32 gradients, T(N) = 2(N-1)·α + 2(N-1)/N · bytes/β, no overlap; global batch "
+             "256 split over N ranks. Efficiency = compute / (compute + T).", "",
+             "| model | gradient | compute / step (1 rank) | network (α, β) | N=2 | N=8 | N=32 "
+             "| N=128 | largest N with efficiency >= 50% |", "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
+    for model, m in measured.items():
+        nbytes, compute = 4 * m["params"], m["s_per_img"] * 256
+        for net, (alpha, beta) in nets.items():
+            def eff(n):
+                t = 2 * (n - 1) * alpha + 2 * (n - 1) / n * nbytes / beta
+                return (compute / n) / (compute / n + t)
+            limit = max((n for n in range(1, 4097) if eff(n) >= 0.5), default=1)
+            lines.append(f"| {model} | {nbytes / 1e6:.2f} MB | {compute * 1e3:,.0f} ms | {net} "
+                         f"({alpha * 1e6:.0f} us, {beta / 1e9:.2f} GB/s) | "
+                         + " | ".join(f"{eff(n):.0%}" for n in (2, 8, 32, 128)) + f" | {limit} |")
+    return lines
+
+
 # --------------------------------------------------------------------------- driver
 def _run(cmd, threads: int) -> str:
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
@@ -107,7 +167,8 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default=None, help="markdown report path")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=200)
-    parser.add_argument("--_rank", choices=["allreduce", "train"], help=argparse.SUPPRESS)
+    parser.add_argument("--_rank", choices=["allreduce", "train", "steptime"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--_model", default="lenet5", help=argparse.SUPPRESS)
     parser.add_argument("--_batch", type=int, default=256, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -115,6 +176,8 @@ def main(argv=None) -> None:
         return rank_allreduce(args.repeats)
     if args._rank == "train":
         return rank_training(args._model, args._batch, args.steps)
+    if args._rank == "steptime":
+        return rank_step_time(args._model, args._batch, args.steps)
 
     me = [sys.executable, str(Path(__file__).resolve())]
     import mpi4py
@@ -145,6 +208,7 @@ def main(argv=None) -> None:
             two = json.loads(_run([mpirun(), "-n", "2"] + me + common, 1))
             lines.append(f"| {model} | {batch} | {one['img_per_s']:,.0f} img/s | "
                          f"{two['img_per_s']:,.0f} img/s | {two['img_per_s'] / one['img_per_s']:.2f} |")
+    lines += cost_model(rows, args.steps)
     report = "\n".join(lines) + "\n"
     print(report)
     if args.out:
