@@ -141,20 +141,25 @@ def unreadable_reason(path: Path) -> str | None:
 
 
 def check_writable(directory: Path, nbytes: int, what: str) -> None:
-    """Write ``nbytes`` (about one checkpoint) into ``directory`` and fsync them, then delete
-    them: a read-only directory, a full disk or a file-size limit shows up now, before any
-    training time is spent, not at the first checkpoint."""
+    """Reserve ``nbytes`` (about one checkpoint) in a file in ``directory``, then delete it: a
+    read-only directory, a full disk or a file-size limit shows up now, before any training
+    time is spent, not at the first checkpoint. ``posix_fallocate`` reserves the blocks without
+    writing them (glibc writes zeros where a file system can't); elsewhere zeros are written
+    and fsynced."""
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".minitorch-probe.", suffix=".tmp")
     except OSError as exc:
         raise CheckpointError(f"{what}: can't write in {directory}: {_strerror(exc)}") from None
     try:
-        chunk = bytes(min(nbytes, 1 << 20))
         with os.fdopen(fd, "wb") as f:
-            for start in range(0, nbytes, len(chunk) or 1):
-                f.write(chunk[:nbytes - start])
-            f.flush()
-            os.fsync(f.fileno())
+            if hasattr(os, "posix_fallocate") and nbytes > 0:
+                os.posix_fallocate(f.fileno(), 0, nbytes)
+            else:
+                chunk = bytes(min(nbytes, 1 << 20))
+                for start in range(0, nbytes, len(chunk) or 1):
+                    f.write(chunk[:nbytes - start])
+                f.flush()
+                os.fsync(f.fileno())
     except OSError as exc:
         raise CheckpointError(f"{what}: {directory} has no room for a checkpoint of about "
                               f"{nbytes / 2**20:.1f} MiB: {_strerror(exc)}") from None

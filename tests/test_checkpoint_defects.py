@@ -242,6 +242,52 @@ def test_d11_unwritable_places_are_refused_before_training(tmp_path, flag, place
     assert not [p for p in where.iterdir() if p.name.endswith(".tmp")]  # the probe cleaned up
 
 
+def _train_on_a_small_disk(tmp_path, size: str, *argv):
+    """``python -m minitorch train ARGV`` with ``tmp_path/disk`` a tmpfs of ``size``, mounted
+    in a private mount namespace (it vanishes with the process): a real full disk, ENOSPC."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1) to mount a small tmpfs in a private namespace")
+    script = 'mount -t tmpfs -o size="$1" tmpfs "$2" && shift 2 && exec "$@"'
+    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                           "sh", size, str(disk), sys.executable, "-m", "minitorch", "train",
+                           *BASE, *[a.replace("DISK", str(disk)) for a in argv]],
+                          cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    if "mount:" in proc.stderr or "unshare:" in proc.stderr:
+        pytest.skip(f"can't mount a tmpfs here: {proc.stderr.strip()}")
+    return proc
+
+
+@pytest.mark.parametrize("flag", ["--checkpoint-dir", "--save"])
+def test_d11_a_full_disk_is_refused_before_training(tmp_path, flag):
+    target = "DISK/ckpt" if flag == "--checkpoint-dir" else "DISK/m.safetensors"
+    proc = _train_on_a_small_disk(tmp_path, "256k", flag, target)
+    assert proc.returncode == 2, proc.stderr
+    assert "epoch 1" not in proc.stdout
+    one_line_error(proc.stderr, f"{flag} {tmp_path / 'disk'}", "has no room for a checkpoint",
+                   "No space left on device")
+
+
+@pytest.mark.parametrize("flag", ["--checkpoint-dir", "--save"])
+def test_d11_the_disk_filling_up_mid_training_is_a_clear_error(tmp_path, flag):
+    """1000 KiB: room for the probe (0.64 MiB) and the first checkpoint (0.6 MB), not for the
+    second one next to it."""
+    disk = tmp_path / "disk"
+    if flag == "--checkpoint-dir":
+        proc = _train_on_a_small_disk(tmp_path, "1000k", *EVERY, flag, "DISK/ckpt")
+        fragments = (f"can't write the checkpoint {disk / 'ckpt'}/step-00000010",
+                     "No space left on device", f"resume from them with --resume {disk / 'ckpt'}")
+    else:
+        proc = _train_on_a_small_disk(tmp_path, "1000k", flag, "DISK/m.safetensors")
+        fragments = (f"--save {disk / 'm.safetensors'}: can't write the checkpoint: No space "
+                     "left on device",)
+    assert proc.returncode == 2, proc.stderr
+    assert "epoch 1/2" in proc.stdout  # it did fail mid-training
+    one_line_error(proc.stderr, *fragments)
+
+
 def test_d11_a_write_failure_mid_training_is_a_clear_error(tmp_path, capsys, monkeypatch):
     real, calls = serialization.atomic_write, []
 
