@@ -182,19 +182,29 @@ _ARRAY_TYPES = (np.ndarray,) if backend._cupy is None else (np.ndarray, backend.
 def _saved_versions(ctx: Context, tensors) -> tuple:
     """(counter, version, shape, dtype) of each tensor whose memory ctx kept for backward:
     ``save_for_backward`` arrays and array attributes (also inside tuples/lists), matched by
-    memory overlap, so a saved view of an input counts and a saved copy (a mask) does not."""
-    saved = []
+    the object owning the memory (NumPy and CuPy point every view's ``base`` at it), so a saved
+    view of an input counts and a saved copy (a mask) does not. Per owner, not per element,
+    as PyTorch's counter is per storage. Plain loops: this runs for every recorded op."""
+    owners = []
     for item in (*ctx.saved, *ctx.__dict__.values()):
         if isinstance(item, _ARRAY_TYPES):
-            saved.append(item)
+            base = item.base
+            owners.append(id(item if base is None else base))
         elif isinstance(item, (tuple, list)):
-            saved.extend(a for a in item if isinstance(a, _ARRAY_TYPES))
-    if not saved:
+            for a in item:
+                if isinstance(a, _ARRAY_TYPES):
+                    base = a.base
+                    owners.append(id(a if base is None else base))
+    if not owners:
         return ()
-    xp = get_array_module(*saved)
-    return tuple((t._version_counter, t._version_counter.value, t.data.shape, t.data.dtype)
-                 for t in tensors
-                 if any(s is t.data or xp.may_share_memory(s, t.data) for s in saved))
+    found = []
+    for t in tensors:
+        data = t.data
+        base = data.base
+        if id(data if base is None else base) in owners:
+            counter = t._version_counter
+            found.append((counter, counter.value, data.shape, data.dtype))
+    return tuple(found)
 
 
 def _check_finite(arrays, what: str, fn_name: str, node_or_site) -> None:

@@ -359,21 +359,22 @@ class Tensor:
     def __rrshift__(self, other): return _bw.bitwise_right_shift(other, self)
 
     # ------------------------------------------------------------------ in-place writes
-    def _inplace(self, op, other) -> "Tensor":
-        """``self op= other``: op runs out of place, then its result is written into self's
-        memory. With grad tracked, op sees a copy of self's old value (op may save it for its
-        backward, and the write would overwrite it) and self becomes op's output."""
+    def _inplace(self, op, *args) -> "Tensor":
+        """``self = op(self, *args)`` in place (``add_``, ``relu_``, ...): op runs out of place,
+        then its result is written into self's memory. With grad tracked, op sees a copy of
+        self's old value (op may save it for its backward, and the write would overwrite it)
+        and self becomes op's output."""
         name = op.__name__ + "_"
         tracked = _autograd.is_grad_enabled() and (
-            self.requires_grad or getattr(other, "requires_grad", False))
+            self.requires_grad or any(getattr(a, "requires_grad", False) for a in args))
         self._check_inplace(name)
         if tracked:
             if self._base is not None and self._view_epoch != self._version_counter.rebases:
                 self._refresh_view()
             old = Tensor._make(self.data.copy(), self.requires_grad, self.grad_fn)
-            result = op(old, other)
+            result = op(old, *args)
         else:
-            result = op(self, other)
+            result = op(self, *args)
         if result.shape != self.shape:
             raise RuntimeError(f"{name}: the result of shape {result.shape} doesn't match the "
                                f"shape {self.shape} of the tensor written in place")
@@ -396,6 +397,8 @@ class Tensor:
     def _write(self, index, value, name: str) -> "Tensor":
         """``self[index] = value`` for setitem, copy_ and fill_ (index is then ``...``)."""
         self._check_inplace(name)
+        if self._base is not None and self._view_epoch != self._version_counter.rebases:
+            self._refresh_view()  # its requires_grad may have changed with its base's
         if not isinstance(value, Tensor):
             value = Tensor._make(array_module(self.device).asarray(
                 to_device(value, self.device), dtype=self.dtype), False, None)
