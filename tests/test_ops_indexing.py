@@ -361,3 +361,34 @@ def test_scans_gradcheck(name):
 @pytest.mark.parametrize("name", ["cummax", "cummin"])
 def test_cummax_gradcheck(name):
     gradcheck_op(lambda x: getattr(mt, name)(x, 1).values, (3, 4))
+
+
+# --------------------------------------------------------------------------- the CuPy routes
+@pytest.mark.parametrize("name, dtype", [("add", "float32"), ("add", "float64"), ("add", "int64"),
+                                         ("multiply", "float64"), ("maximum", "float64"),
+                                         ("minimum", "int32")])
+def test_ufunc_at_without_ufunc_at_matches_numpy(name, dtype):
+    """The path CuPy arrays take (no ufunc.at there), run on NumPy arrays."""
+    from minitorch.ops.indexing import ufunc_at
+    rng = np.random.default_rng(22)
+    target = (rng.standard_normal(7) * 4).astype(dtype)
+    pos, vals = rng.integers(0, 7, 20), (rng.standard_normal(20) * 4).astype(dtype)
+    expected, got = target.copy(), target.copy()
+    getattr(np, name).at(expected, pos, vals)
+    ufunc_at(np, name, got, pos, vals, native=False)
+    assert got.dtype == expected.dtype
+    # float32: bincount sums in float64 and rounds once, NumPy rounds after every add
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-5 if dtype == "float32" else 0)
+
+
+@pytest.mark.parametrize("name", ["maximum", "minimum", "logaddexp"])
+@pytest.mark.parametrize("shape, axis", [((9,), 0), ((3, 17), 1), ((16, 3), 0), ((2, 1, 5), 2),
+                                         ((0, 4), 1)])
+def test_doubling_scan_matches_numpy_accumulate(name, shape, axis):
+    """The scan CuPy arrays take (no ufunc.accumulate there), run on NumPy arrays."""
+    from minitorch.ops.cumulative import accumulate
+    a = np.random.default_rng(23).standard_normal(shape) * 3
+    if a.size > 4:
+        a.reshape(-1)[3] = np.nan if name != "logaddexp" else -np.inf
+    np.testing.assert_allclose(accumulate(np, name, a, axis, native=False),
+                               getattr(np, name).accumulate(a, axis=axis), rtol=1e-13)

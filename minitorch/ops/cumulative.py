@@ -26,6 +26,26 @@ CummaxResult = namedtuple("cummax", ["values", "indices"])
 CumminResult = namedtuple("cummin", ["values", "indices"])
 
 
+def accumulate(xp, name: str, a, axis: int, native=None):
+    """``np.<name>.accumulate(a, axis)`` for maximum, minimum, logaddexp: a running reduction.
+
+    CuPy has no ``ufunc.accumulate`` for these, so there it is a doubling scan (Hillis-Steele):
+    after step k, element i holds the reduction of the 2^k elements ending at i; log2(n)
+    vector steps. Exact for max/min; logaddexp rounds in a different order, to the same
+    precision. ``native=False`` runs the doubling scan on NumPy arrays (how tests cover it)."""
+    if native is None:
+        native = xp is np
+    if native:
+        return getattr(np, name).accumulate(a, axis=axis)
+    f = getattr(xp, name)
+    out = xp.moveaxis(a, axis, -1).copy()
+    k = 1
+    while k < out.shape[-1]:
+        out[..., k:] = f(out[..., k:], out[..., :-k])  # the right side is evaluated first
+        k *= 2
+    return xp.moveaxis(out, -1, axis)
+
+
 def _reverse_cumsum(xp, a, axis):
     return xp.flip(xp.cumsum(xp.flip(a, axis), axis), axis)
 
@@ -98,12 +118,12 @@ def running_extreme(xp, a, axis: int, take_min: bool):
 
     Ties go to the LATEST index (``x_k >= running max`` takes over), and a NaN takes over and
     stays (only a later NaN replaces it), as PyTorch."""
-    values = (xp.minimum if take_min else xp.maximum).accumulate(a, axis=axis)
+    values = accumulate(xp, "minimum" if take_min else "maximum", a, axis)
     positions = xp.arange(a.shape[axis]).reshape((-1,) + (1,) * (a.ndim - axis - 1))
     takes_over = a == values
     if a.dtype.kind == "f":
         takes_over |= xp.isnan(a)
-    return values, xp.maximum.accumulate(xp.where(takes_over, positions, 0), axis=axis)
+    return values, accumulate(xp, "maximum", xp.where(takes_over, positions, 0), axis)
 
 
 def _cum_extreme(op: str, input, dim, take_min: bool):
@@ -132,14 +152,14 @@ def cummin(input: Tensor, dim: int):  # noqa: A002
 
 # --------------------------------------------------------------------------- logcumsumexp
 class LogCumSumExp(Function):
-    """y_k = log sum_{i<=k} exp(x_i), by logaddexp.accumulate (stable: never exp of a big
+    """y_k = log sum_{i<=k} exp(x_i), a running logaddexp (stable: never exp of a big
     number). Backward: dx_k = exp(x_k) sum_{j>=k} g_j exp(-y_j); the sum is taken in log space
     for the positive and the negative parts of g separately, so nothing overflows."""
 
     @staticmethod
     def forward(ctx, a, axis):
         xp = get_array_module(a)
-        y = xp.logaddexp.accumulate(a, axis=axis)
+        y = accumulate(xp, "logaddexp", a, axis)
         ctx.axis = axis
         ctx.save_for_backward(a, y)
         return y
@@ -152,7 +172,7 @@ class LogCumSumExp(Function):
         def part(gp):  # log sum_{j>=k} gp_j exp(-y_j), gp >= 0, by a reversed scan
             with np.errstate(divide="ignore"):
                 terms = xp.log(gp) - y
-            return xp.flip(xp.logaddexp.accumulate(xp.flip(terms, axis), axis=axis), axis)
+            return xp.flip(accumulate(xp, "logaddexp", xp.flip(terms, axis), axis), axis)
 
         with np.errstate(invalid="ignore", over="ignore"):
             return xp.exp(a + part(xp.maximum(g, 0))) - xp.exp(a + part(xp.maximum(-g, 0)))

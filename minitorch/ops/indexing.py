@@ -51,11 +51,33 @@ def _take(a, pos):
     return a.reshape(-1)[pos]
 
 
+def ufunc_at(xp, name: str, target, pos, vals, native=None) -> None:
+    """target[pos] = name(target[pos], vals) in place, repeated positions applied in turn
+    (NumPy's ``ufunc.at``) on a flat target.
+
+    NumPy runs ``np.<name>.at``. CuPy lacks most ``ufunc.at`` methods, so there a float "add"
+    is a weighted ``bincount`` (summed in float64, rounded once) and the rest (integer add,
+    multiply, maximum, minimum) runs on the host: exact, with a device round trip.
+    ``native=False`` takes the CuPy route on NumPy arrays too (how the tests cover it)."""
+    if native is None:
+        native = xp is np
+    if native:
+        getattr(np, name).at(target, pos, vals)
+    elif name == "add" and np.dtype(vals.dtype).kind == "f":
+        target += xp.bincount(pos, weights=vals.astype(np.float64),
+                              minlength=target.size).astype(target.dtype)
+    else:
+        from ..backend import to_device, to_numpy
+        host = to_numpy(target)
+        getattr(np, name).at(host, to_numpy(pos), to_numpy(vals))
+        target[...] = to_device(host, "cpu" if xp is np else "cuda")
+
+
 def scatter_add_along(xp, shape: tuple, axis: int, index, src):
     """zeros(shape) with src[e] added at index[e] along axis: the backward of every gather."""
     out = xp.zeros(int(np.prod(shape)), dtype=src.dtype)
-    xp.add.at(out, flat_positions(xp, shape, axis, index).reshape(-1),
-              _block(src, index.shape).reshape(-1))
+    ufunc_at(xp, "add", out, flat_positions(xp, shape, axis, index).reshape(-1),
+             _block(src, index.shape).reshape(-1))
     return out.reshape(shape)
 
 
@@ -103,7 +125,7 @@ class Gather(Function):
     def backward(ctx, g):
         xp = get_array_module(g)
         out = xp.zeros(int(np.prod(ctx.shape)), dtype=g.dtype)
-        xp.add.at(out, ctx.pos.reshape(-1), g.reshape(-1))  # a place read twice gets both
+        ufunc_at(xp, "add", out, ctx.pos.reshape(-1), g.reshape(-1))  # read twice: both grads
         return out.reshape(ctx.shape)
 
 
@@ -148,7 +170,7 @@ class ScatterAdd(Function):
         pos = flat_positions(xp, a.shape, axis, index)
         ctx.pos, ctx.src_shape = pos, src.shape
         out = a.copy()
-        xp.add.at(out.reshape(-1), pos.reshape(-1), _block(src, index.shape).reshape(-1))
+        ufunc_at(xp, "add", out.reshape(-1), pos.reshape(-1), _block(src, index.shape).reshape(-1))
         return out
 
     @staticmethod
@@ -242,9 +264,9 @@ class ScatterReduce(Function):
         own = xp.ones(a.shape, dtype=bool) if include_self else count == 0
         out = xp.where(own, a, _identity(reduce, a.dtype)).astype(a.dtype)
         flat = out.reshape(-1)
-        ufunc = {"sum": xp.add, "mean": xp.add, "prod": xp.multiply, "amax": xp.maximum,
-                 "amin": xp.minimum}[reduce]
-        ufunc.at(flat, pos, vals)
+        ufunc = {"sum": "add", "mean": "add", "prod": "multiply", "amax": "maximum",
+                 "amin": "minimum"}[reduce]
+        ufunc_at(xp, ufunc, flat, pos, vals)
         n = None
         if reduce == "mean":
             n = count + own
@@ -266,14 +288,15 @@ class ScatterReduce(Function):
         elif ctx.reduce in ("amax", "amin"):
             self_hit = own & (a == out)
             src_hit = vals == _take(out, pos)
-            ties = self_hit + xp.bincount(pos, weights=src_hit, minlength=a.size).reshape(a.shape)
+            ties = self_hit + xp.bincount(pos, weights=src_hit.astype(g.dtype),
+                                          minlength=a.size).reshape(a.shape)
             d_self, d_src = self_hit / ties, src_hit / _take(ties, pos)
         else:  # prod: the product of the other contributors
             zero_self, zero_src = own & (a == 0), vals == 0
-            zeros = zero_self + xp.bincount(pos, weights=zero_src, minlength=a.size).reshape(
-                a.shape)
+            zeros = zero_self + xp.bincount(pos, weights=zero_src.astype(g.dtype),
+                                            minlength=a.size).reshape(a.shape)
             nonzero = xp.where(own & ~zero_self, a, 1).astype(g.dtype)
-            xp.multiply.at(nonzero.reshape(-1), pos, xp.where(zero_src, 1, vals))
+            ufunc_at(xp, "multiply", nonzero.reshape(-1), pos, xp.where(zero_src, 1, vals))
 
             def others(v, zero, z, q, o):
                 with np.errstate(divide="ignore", invalid="ignore"):
@@ -312,9 +335,14 @@ class IndexSelect(Function):
     @staticmethod
     def backward(ctx, g):
         xp = get_array_module(g)
-        out = xp.zeros(ctx.shape, dtype=g.dtype)
-        xp.add.at(out, (slice(None),) * ctx.axis + (ctx.index,), g)  # repeats accumulate
-        return out
+        # repeats accumulate: moved to the front, the rows are a flat scatter-add of blocks
+        width = int(np.prod(ctx.shape[:ctx.axis] + ctx.shape[ctx.axis + 1:]))
+        rows = xp.moveaxis(g, ctx.axis, 0).reshape(len(ctx.index), width)
+        out = xp.zeros(ctx.shape[ctx.axis] * width, dtype=g.dtype)
+        pos = (ctx.index[:, None] * width + xp.arange(width)).reshape(-1)
+        ufunc_at(xp, "add", out, pos, rows.reshape(-1))
+        moved = (ctx.shape[ctx.axis],) + ctx.shape[:ctx.axis] + ctx.shape[ctx.axis + 1:]
+        return xp.moveaxis(out.reshape(moved), 0, ctx.axis)
 
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002

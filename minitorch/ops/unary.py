@@ -77,10 +77,9 @@ def _cuda_ufunc(name: str):
 
 
 def _special(name: str, xp, a):
-    if xp is not np:
-        return _cuda_ufunc(name)(a)
-    compute = a.astype(np.float32) if a.dtype == np.float16 else a  # no half-precision libm
-    return np.asarray(_cpu_ufunc(name)(compute)).astype(a.dtype, copy=False)
+    compute = a.astype(np.float32) if a.dtype == np.float16 else a  # no half-precision erf
+    out = _cuda_ufunc(name)(compute) if xp is not np else np.asarray(_cpu_ufunc(name)(compute))
+    return out.astype(a.dtype, copy=False)
 
 
 def erf_array(xp, a):
