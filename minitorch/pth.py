@@ -62,20 +62,29 @@ _STORAGES = {"DoubleStorage": "<f8", "FloatStorage": "<f4", "HalfStorage": "<f2"
              "BoolStorage": "?"}
 _REFUSED_STORAGES = ("ComplexDoubleStorage", "ComplexFloatStorage", "QInt8Storage",
                      "QInt32Storage", "QUInt8Storage", "QUInt4x2Storage", "QUInt2x4Storage")
+# torch.<dtype> as _rebuild_tensor_v3 names it (PyTorch >= 2.3 saves uint16/32/64 that way, on
+# a byte storage, torch.storage.UntypedStorage)
+_DTYPES = {"float64": "<f8", "float32": "<f4", "float16": "<f2", "bfloat16": "bf16",
+           "int64": "<i8", "int32": "<i4", "int16": "<i2", "int8": "i1", "uint8": "u1",
+           "bool": "?", "uint16": "<u2", "uint32": "<u4", "uint64": "<u8"}
+_REFUSED_DTYPES = ("complex32", "complex64", "complex128", "float8_e4m3fn", "float8_e5m2",
+                   "float8_e4m3fnuz", "float8_e5m2fnuz", "qint8", "quint8", "qint32")
 
 
 class _StorageType:
-    """What ``GLOBAL torch.FloatStorage`` stands for here: a dtype marker, nothing callable."""
+    """What ``GLOBAL torch.FloatStorage`` (or ``torch.float32``) stands for here: a dtype
+    marker, nothing callable."""
 
-    def __init__(self, name: str):
-        self.name = name
-        code = _STORAGES.get(name)
-        self.refused = code is None
+    def __init__(self, name: str, code: str | None):
+        self.name, self.refused = name, code is None
         self.wire = np.dtype("<u2") if code == "bf16" else np.dtype(code or "u1")
         self.bf16 = code == "bf16"
 
     def __repr__(self) -> str:
         return f"torch.{self.name}"
+
+
+_UNTYPED = "UntypedStorage"
 
 
 class _TypeMarker:
@@ -93,9 +102,10 @@ _TENSOR, _PARAMETER = _TypeMarker("torch.Tensor"), _TypeMarker("torch.nn.paramet
 
 
 class _Storage:
-    def __init__(self, array: np.ndarray, kind: _StorageType):
-        self.array, self.kind = array, kind
+    def __init__(self, array: np.ndarray, kind: _StorageType, byteorder: str = "little"):
+        self.array, self.kind, self.byteorder = array, kind, byteorder
         self.lent = False  # handed out whole to one tensor (the others get copies)
+        self.typed: dict = {}  # an untyped (byte) storage's views by dtype name
 
 
 def _malformed(what: str) -> MalformedPickleError:
@@ -122,11 +132,15 @@ class _Reader:
     def allowed(self, dry: bool = False) -> dict:
         rebuild = self._dry if dry else self.rebuild_tensor
         rebuild_v2 = self._dry if dry else self.rebuild_tensor_v2
+        rebuild_v3 = self._dry if dry else self.rebuild_tensor_v3
         parameter = self._dry if dry else self.rebuild_parameter
         allowed = {
             "collections.OrderedDict": OrderedDict,
             "torch._utils._rebuild_tensor": rebuild,
             "torch._utils._rebuild_tensor_v2": rebuild_v2,
+            "torch._utils._rebuild_tensor_v3": rebuild_v3,
+            f"torch.storage.{_UNTYPED}": _StorageType(_UNTYPED, "u1"),
+            f"torch.{_UNTYPED}": _StorageType(_UNTYPED, "u1"),
             "torch._utils._rebuild_parameter": parameter,
             "torch._utils._rebuild_parameter_with_state": parameter,
             "torch._tensor._rebuild_from_type_v2": self.rebuild_from_type_v2,
@@ -134,7 +148,9 @@ class _Reader:
             "torch.Tensor": _TENSOR, "torch.nn.parameter.Parameter": _PARAMETER,
         }
         for name in (*_STORAGES, *_REFUSED_STORAGES):
-            allowed[f"torch.{name}"] = _StorageType(name)
+            allowed[f"torch.{name}"] = _StorageType(name, _STORAGES.get(name))
+        for name in (*_DTYPES, *_REFUSED_DTYPES):
+            allowed[f"torch.{name}"] = _StorageType(name, _DTYPES.get(name))
         return allowed
 
     @staticmethod
@@ -182,6 +198,27 @@ class _Reader:
             raise UnsafePickleError("a tensor with backward hooks")
         return self.rebuild_tensor(storage, offset, size, stride)
 
+    def rebuild_tensor_v3(self, storage, offset, size, stride, requires_grad=False,
+                          backward_hooks=None, dtype=None, metadata=None):
+        """PyTorch >= 2.3: a byte storage and the dtype to read it as."""
+        if not isinstance(storage, _Storage) or storage.kind.name != _UNTYPED:
+            raise _malformed("_rebuild_tensor_v3 of a storage that is not a byte storage")
+        if not isinstance(dtype, _StorageType) or dtype.name not in (*_DTYPES,
+                                                                    *_REFUSED_DTYPES):
+            raise _malformed(f"_rebuild_tensor_v3 with dtype {describe(dtype)}")
+        if dtype.refused:
+            raise UnsafePickleError(f"a torch.{dtype.name} tensor (complex, float8 and "
+                                    "quantized tensors are not supported)")
+        if backward_hooks:
+            raise UnsafePickleError("a tensor with backward hooks")
+        if dtype.name not in storage.typed:
+            raw = storage.array
+            if raw.size % dtype.wire.itemsize:
+                raise _malformed(f"a {raw.size}-byte storage read as {dtype.name}")
+            storage.typed[dtype.name] = self.make_storage(
+                raw.view(self.wire_dtype(dtype, storage.byteorder)), dtype, storage.byteorder)
+        return self.rebuild_tensor(storage.typed[dtype.name], offset, size, stride)
+
     def rebuild_parameter(self, data, requires_grad=True, backward_hooks=None, state=None):
         from .nn import Parameter
 
@@ -197,8 +234,8 @@ class _Reader:
         """Tensor subclasses: only Tensor and Parameter, and only through allowed rebuilds."""
         if new_type not in (_TENSOR, _PARAMETER):
             raise UnsafePickleError(f"a tensor of type {describe(new_type)}")
-        if func not in (self.rebuild_tensor, self.rebuild_tensor_v2, self.rebuild_parameter,
-                        self._dry):
+        if func not in (self.rebuild_tensor, self.rebuild_tensor_v2, self.rebuild_tensor_v3,
+                        self.rebuild_parameter, self._dry):
             raise UnsafePickleError(f"_rebuild_from_type_v2 with {describe(func)}")
         if not isinstance(args, tuple):
             raise _malformed("_rebuild_from_type_v2's arguments are not a tuple")
@@ -214,9 +251,10 @@ class _Reader:
         kind, key, numel = pid[1], pid[2], pid[4]
         if not isinstance(kind, _StorageType):
             raise _malformed(f"storage type {describe(kind)} is not a torch storage type")
-        if kind.refused:
-            raise UnsafePickleError(f"a torch.{kind.name} (complex and quantized tensors are "
-                                    "not supported)")
+        if kind.refused or kind.name in _DTYPES:
+            raise UnsafePickleError(f"a torch.{kind.name} storage (complex and quantized "
+                                    "tensors are not supported)" if kind.refused else
+                                    f"a storage typed torch.{kind.name}")
         if not isinstance(key, str) or not _KEY.match(key):
             raise _malformed(f"storage key {describe(key)} is not a plain name")
         if type(numel) is not int or numel < 0:
@@ -235,7 +273,8 @@ class _Reader:
         return kind.wire.newbyteorder(">" if byteorder == "big" else "<") \
             if kind.wire.itemsize > 1 else kind.wire
 
-    def make_storage(self, array: np.ndarray, kind: _StorageType) -> _Storage:
+    def make_storage(self, array: np.ndarray, kind: _StorageType,
+                     byteorder: str = "little") -> _Storage:
         """A storage from its bytes as read (``array`` of ``wire_dtype``): native byte order,
         bfloat16 widened."""
         wire = array.dtype
@@ -243,7 +282,7 @@ class _Reader:
             array = (array.astype(np.uint32) << 16).view(np.float32)
         else:
             array = array.astype(wire.newbyteorder("="), copy=False)
-        return _Storage(array, kind)
+        return _Storage(array, kind, byteorder)
 
 
 # --------------------------------------------------------------------------- zip
@@ -365,7 +404,7 @@ def load_zip(f, size: int, path: Path, device: str):
         reader.add_storage_bytes(nbytes, key)
         array = np.empty(numel, dtype=reader.wire_dtype(kind, byteorder))
         _read_stored(f, size, record, array)
-        storage = reader.make_storage(array, kind)
+        storage = reader.make_storage(array, kind, byteorder)
         reader.storages[key] = storage
         return storage
 

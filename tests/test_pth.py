@@ -342,6 +342,25 @@ def test_every_common_dtype(tmp_path, legacy):
 
 
 @needs_torch
+def test_unsigned_dtypes_saved_as_byte_storages(tmp_path):
+    """PyTorch >= 2.3 saves uint16/32/64 with _rebuild_tensor_v3 on an untyped storage."""
+    sd = OrderedDict((name, torch.arange(7).to(getattr(torch, name))[1::2])
+                     for name in ("uint16", "uint32", "uint64") if hasattr(torch, name))
+    if not sd:
+        pytest.skip(f"torch {torch.__version__} has no uint16/32/64")
+    try:
+        torch.save(sd, tmp_path / "u.pth")
+    except (RuntimeError, KeyError, TypeError) as exc:
+        pytest.skip(f"torch {torch.__version__} can't save uint16/32/64 tensors: {exc}")
+    _assert_loaded(mt.load(tmp_path / "u.pth"), sd)
+    if not hasattr(torch, "float8_e4m3fn"):
+        return
+    torch.save({"f8": torch.ones(2).to(torch.float8_e4m3fn)}, tmp_path / "f8.pth")
+    with pytest.raises(UnsupportedFormatError, match=r"f8\.pth.*torch\.float8_e4m3fn tensor"):
+        mt.load(tmp_path / "f8.pth")
+
+
+@needs_torch
 def test_big_endian_archive(tmp_path):
     """The byteorder record decides how storages are read (torch writes 'big' on s390x)."""
     sd = OrderedDict(w=torch.randn(3, 4), i=torch.arange(5), h=torch.randn(3).half(),
