@@ -322,9 +322,26 @@ def test_cumprod_grad_exact_with_zeros(data):
 
 
 @needs_torch
-def test_logcumsumexp_large_and_minus_inf_values():
-    x = np.array([[1000.0, -1000.0, 1001.0, 3.0], [-np.inf, 0.0, -np.inf, 2.0]])
+def test_logcumsumexp_large_values_match_torch():
+    x = np.array([[1000.0, -1000.0, 1001.0, 3.0], [-1000.0, 0.0, -999.0, 2.0]])
     check_op(lambda t: mt.logcumsumexp(t, 1), lambda t: torch.logcumsumexp(t, 1), x)
+
+
+def test_logcumsumexp_minus_inf_entries():
+    """-inf entries (masked scores) weigh nothing: finite outputs and grads, 0 grad at -inf.
+    Checked against the definition dx_k = sum_{j>=k} g_j exp(x_k - y_j) (PyTorch releases
+    differed on these entries)."""
+    x = np.array([-np.inf, 0.0, -np.inf, 2.0, -1.0])
+    g = np.random.default_rng(24).standard_normal(5)
+    t = mt.tensor(x, requires_grad=True)
+    y = mt.logcumsumexp(t, 0)
+    with np.errstate(divide="ignore"):
+        expected_y = np.log(np.cumsum(np.exp(x)))
+    np.testing.assert_allclose(y.detach().numpy(), expected_y, rtol=1e-14)
+    y.backward(mt.tensor(g))
+    expected_g = [sum(g[j] * np.exp(x[k] - expected_y[j]) for j in range(k, 5) if
+                      np.isfinite(expected_y[j])) for k in range(5)]
+    np.testing.assert_allclose(t.grad.numpy(), expected_g, rtol=1e-12, atol=1e-300)
 
 
 @needs_torch

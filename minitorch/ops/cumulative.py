@@ -154,7 +154,8 @@ def cummin(input: Tensor, dim: int):  # noqa: A002
 class LogCumSumExp(Function):
     """y_k = log sum_{i<=k} exp(x_i), a running logaddexp (stable: never exp of a big
     number). Backward: dx_k = exp(x_k) sum_{j>=k} g_j exp(-y_j); the sum is taken in log space
-    for the positive and the negative parts of g separately, so nothing overflows."""
+    for the positive and the negative parts of g separately, so nothing overflows; 0 at a
+    -inf entry."""
 
     @staticmethod
     def forward(ctx, a, axis):
@@ -175,7 +176,10 @@ class LogCumSumExp(Function):
             return xp.flip(accumulate(xp, "logaddexp", xp.flip(terms, axis), axis), axis)
 
         with np.errstate(invalid="ignore", over="ignore"):
-            return xp.exp(a + part(xp.maximum(g, 0))) - xp.exp(a + part(xp.maximum(-g, 0)))
+            grad = xp.exp(a + part(xp.maximum(g, 0))) - xp.exp(a + part(xp.maximum(-g, 0)))
+        # a -inf entry weighs nothing (exp(-inf - y) = 0), also where y is -inf and the
+        # formula reads -inf + inf
+        return xp.where(a == -xp.inf, xp.zeros((), dtype=grad.dtype), grad)
 
 
 def logcumsumexp(input: Tensor, dim: int) -> Tensor:  # noqa: A002
