@@ -10,6 +10,18 @@
 // result on every run. Backward kernels run one thread per INPUT pixel and sum, in a fixed
 // order, the gradients of the windows that contain it.
 
+// Calls f(i) for every i in [0, total) across the grid (a grid-stride loop). The counter is
+// 64-bit: total fits in an int (the launcher checks), the counter plus the grid's stride may
+// not. Every kernel below is one such loop over the values it writes.
+template <typename F>
+__device__ __forceinline__ void for_each_index(int total, F f)
+{
+    const long long stride = (long long)blockDim.x * gridDim.x;
+    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total;
+         at += stride)
+        f((int)at);
+}
+
 // Plane p and position (r, c) of flat index i into P planes of R x C values (C fastest).
 __device__ __forceinline__ void split_index(int i, int R, int C, int& p, int& r, int& c)
 {
@@ -42,12 +54,7 @@ extern "C" __global__ void max_pool2d_forward(
     int P, int H, int W, int OH, int OW,
     int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW)
 {
-    const int total = P * OH * OW;
-    // A 64-bit counter: total fits in an int (the launcher checks), at + stride may not.
-    const long long stride = (long long)blockDim.x * gridDim.x;
-    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total;
-         at += stride) {
-        const int i = (int)at;  // at < total <= INT_MAX
+    for_each_index(P * OH * OW, [&](int i) {
         int p, oh, ow;
         split_index(i, OH, OW, p, oh, ow);
         const scalar_t* plane = x + (long long)p * H * W;
@@ -74,7 +81,7 @@ extern "C" __global__ void max_pool2d_forward(
         }
         y[i] = best;
         argmax[i] = best_at;
-    }
+    });
 }
 
 // Backward: gx[p, h, w] = sum of gy[p, oh, ow] over the windows whose argmax is (h, w).
@@ -85,11 +92,7 @@ extern "C" __global__ void max_pool2d_backward(
     int P, int H, int W, int OH, int OW,
     int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW)
 {
-    const int total = P * H * W;
-    const long long stride = (long long)blockDim.x * gridDim.x;
-    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total;
-         at += stride) {
-        const int i = (int)at;  // at < total <= INT_MAX
+    for_each_index(P * H * W, [&](int i) {
         int p, h, w, oh_lo, oh_hi, ow_lo, ow_hi;
         split_index(i, H, W, p, h, w);
         windows_over(h, KH, SH, PH, DH, OH, oh_lo, oh_hi);
@@ -103,7 +106,7 @@ extern "C" __global__ void max_pool2d_backward(
                 if (argmax[o] == me) acc += gy[o];
             }
         gx[i] = acc;
-    }
+    });
 }
 
 // ---------------------------------------------------------------------------------- avg pool
@@ -114,11 +117,7 @@ extern "C" __global__ void avg_pool2d_forward(
     const scalar_t* __restrict__ x, const scalar_t* __restrict__ div, scalar_t* __restrict__ y,
     int P, int H, int W, int OH, int OW, int KH, int KW, int SH, int SW, int PH, int PW)
 {
-    const int total = P * OH * OW;
-    const long long stride = (long long)blockDim.x * gridDim.x;
-    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total;
-         at += stride) {
-        const int i = (int)at;  // at < total <= INT_MAX
+    for_each_index(P * OH * OW, [&](int i) {
         int p, oh, ow;
         split_index(i, OH, OW, p, oh, ow);
         const scalar_t* plane = x + (long long)p * H * W;
@@ -130,7 +129,7 @@ extern "C" __global__ void avg_pool2d_forward(
             for (int w = w0; w < w1; ++w)
                 acc += plane[h * W + w];
         y[i] = acc / div[oh * OW + ow];
-    }
+    });
 }
 
 // Backward: gx[p, h, w] = sum over the windows containing (h, w) of gy[p, oh, ow] / div[oh, ow].
@@ -138,11 +137,7 @@ extern "C" __global__ void avg_pool2d_backward(
     const scalar_t* __restrict__ gy, const scalar_t* __restrict__ div, scalar_t* __restrict__ gx,
     int P, int H, int W, int OH, int OW, int KH, int KW, int SH, int SW, int PH, int PW)
 {
-    const int total = P * H * W;
-    const long long stride = (long long)blockDim.x * gridDim.x;
-    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total;
-         at += stride) {
-        const int i = (int)at;  // at < total <= INT_MAX
+    for_each_index(P * H * W, [&](int i) {
         // No dilation here: the windows over (h, w) are exactly the ones containing it.
         int p, h, w, oh_lo, oh_hi, ow_lo, ow_hi;
         split_index(i, H, W, p, h, w);
@@ -154,5 +149,5 @@ extern "C" __global__ void avg_pool2d_backward(
             for (int ow = ow_lo; ow <= ow_hi; ++ow)
                 acc += g[oh * OW + ow] / div[oh * OW + ow];
         gx[i] = acc;
-    }
+    });
 }
