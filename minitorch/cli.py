@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--detect-anomaly", action="store_true",
                    help="stop at the first op whose forward or backward gives NaN/Inf, naming "
                    "it and its shapes (slower)")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel training over MPI ranks (automatic under mpirun -n N); "
+                   "--batch-size stays the global batch, so the result matches one process")
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on the test set")
     e.add_argument("--checkpoint", required=True, metavar="PATH")
@@ -156,7 +159,8 @@ def run_train(args, out=None) -> int:
     model = build_model(config)
     train_set, test_set = load_datasets(config)
     history = fit(model, train_set, config, test_data=test_set, out=out)
-    if config.plot:
+    from . import distributed
+    if config.plot and (not distributed.is_initialized() or distributed.get_rank() == 0):
         path = os.path.splitext(config.save)[0] + "_curves.png"
         history.plot(title=f"{config.model} on {config.dataset}").savefig(path, dpi=110)
         print(f"saved training curves to {path}", file=out)

@@ -87,6 +87,8 @@ class TrainConfig:
     keep_checkpoints: int = 2
     resume: str | None = None           # continue the run whose checkpoints are there
     detect_anomaly: bool = False        # stop at the first op giving NaN/Inf
+    distributed: bool = False           # data-parallel over the MPI ranks (automatic under
+                                        # mpirun); batch_size stays the global batch
 
     def as_args(self) -> dict:
         """The configuration as the ``train`` command's arguments (what checkpoints store)."""
@@ -403,17 +405,49 @@ def fit(model, train_data, config: TrainConfig, *, val_data=None, test_data=None
     With ``config.resume`` it continues the run checkpointed there, bit-identically."""
     log = (lambda line: print(line, file=out)) if out is not None else (lambda line: None)
     config.check()
+    rank, world = _join_ranks(config)
+    if rank != 0:  # one voice: rank 0 prints, checkpoints and saves
+        log = (lambda line: None)
     with contextlib.ExitStack() as locks:
-        source, target = _open_checkpoint_dirs(config, log, locks)
-        if config.save:
-            _prepare_save(config, log, locks)
-        _check_room(config, target, model)
+        source = target = None
+        problem = None
+        if rank == 0:
+            try:
+                source, target = _open_checkpoint_dirs(config, log, locks)
+                if config.save:
+                    _prepare_save(config, log, locks)
+                _check_room(config, target, model)
+            except (ConfigError, CheckpointError) as exc:
+                problem = exc
+        if world > 1:  # the others learn whether rank 0's checks passed, then read from DIR
+            from .distributed import group
+            failed = group().all_gather_object(None if problem is None else str(problem))[0]
+            if failed is not None:
+                raise problem if problem is not None else ConfigError(f"rank 0: {failed}")
+            if rank != 0 and config.resume:
+                source = CheckpointDir(config.resume, config.keep_checkpoints)
+        elif problem is not None:
+            raise problem
         return _fit(model, train_data, config, val_data, test_data, optimizer, scheduler,
-                    loss_fn, eval_loss, on_step, source, target, log)
+                    loss_fn, eval_loss, on_step, source, target, log, rank, world)
+
+
+def _join_ranks(config) -> tuple[int, int]:
+    """(rank, world size): (0, 1) for one process; under mpirun (or with distributed=True)
+    the MPI process group, started here if the caller did not."""
+    from . import distributed as dist
+    if not (config.distributed or dist.launched_by_mpi()):
+        return 0, 1
+    if not dist.is_initialized():
+        try:
+            dist.init_process_group("nccl" if config.device == "cuda" else "mpi")
+        except dist.DistributedError as exc:
+            raise ConfigError(f"--distributed: {exc}") from None
+    return dist.get_rank(), dist.get_world_size()
 
 
 def _fit(model, train_data, config, val_set, test_set, optimizer, scheduler, loss_fn,
-         eval_loss, on_step, source, target, log) -> History:
+         eval_loss, on_step, source, target, log, rank=0, world=1) -> History:
     from tqdm import tqdm
 
     from . import random as mt_random
@@ -453,6 +487,8 @@ def _fit(model, train_data, config, val_set, test_set, optimizer, scheduler, los
     if source is not None:
         history.resumed_from, loop = _restore(config, source, model, optimizer, scheduler,
                                               train_loader, generators)
+        if rank != 0 and loop["sums"] is not None:  # the epoch's sums so far count once
+            loop["sums"] = (0.0, 0, 0)
         where = (f", {loop['sums'][2]}/{len(train_set)} images into epoch {loop['epoch'] + 1}"
                  if loop["sums"] is not None else "")
         log(f"resumed from {history.resumed_from}: {loop['epoch']} epochs, {loop['step']} "
@@ -463,11 +499,22 @@ def _fit(model, train_data, config, val_set, test_set, optimizer, scheduler, los
             history.stopped_early = loop["stopped"]
             return history
 
+    # ---- data parallel: each rank trains on its share of every global batch (see
+    # minitorch/distributed/training.py); the weights, the metrics and the decisions agree.
+    train_model, train_batches, last_sums = model, train_loader, [None]
+    if world > 1:
+        from .distributed.training import RankShard, global_sums
+        from .nn.parallel import DistributedDataParallel
+        train_model = DistributedDataParallel(model)
+        train_batches = RankShard(train_loader, train_model)
+
     def checkpoint() -> None:
         target.save(_snapshot(model, optimizer, scheduler, train_loader, generators, loop,
                               meta), loop["step"])
 
     def after_step(sums) -> None:
+        if world > 1:
+            sums = last_sums[0] = global_sums(sums, config.device)
         loop["step"] += 1
         # A step that ends the epoch is skipped: the end-of-epoch checkpoint follows at once.
         if (target is not None and config.checkpoint_every is not None
@@ -486,9 +533,13 @@ def _fit(model, train_data, config, val_set, test_set, optimizer, scheduler, los
             start = time.perf_counter()
             with tqdm(total=len(train_loader), initial=-(-seen_before // config.batch_size),
                       desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False,
-                      disable=config.quiet, file=sys.stderr) as bar:
-                loss, train_acc = train_one_epoch(model, train_loader, optimizer, loss_fn, bar,
-                                                  sums, after_step=after_step, on_step=on_step)
+                      disable=config.quiet or rank != 0, file=sys.stderr) as bar:
+                loss, train_acc = train_one_epoch(train_model, train_batches, optimizer, loss_fn,
+                                                  bar, sums, after_step=after_step,
+                                                  on_step=on_step)
+            if world > 1 and last_sums[0] is not None:  # every rank's batches, not this one's
+                loss_sum, correct, seen = last_sums[0]
+                loss, train_acc = loss_sum / max(seen, 1), correct / max(seen, 1)
             seconds = time.perf_counter() - start
             metrics = {"epoch": epoch, "train_loss": loss, "train_acc": train_acc, "lr": lr,
                        "seconds": seconds,
@@ -511,7 +562,7 @@ def _fit(model, train_data, config, val_set, test_set, optimizer, scheduler, los
                 loop["best_val"], loop["since_best"] = metrics["val_acc"], 0
             else:
                 loop["since_best"] += 1
-            if config.save and (config.early_stopping is None or improved):
+            if config.save and rank == 0 and (config.early_stopping is None or improved):
                 _save_file(_save_entry(model, optimizer, scheduler, meta, epoch, metrics,
                                        loop["history"]), config.save)
             if scheduler is not None:
@@ -529,7 +580,7 @@ def _fit(model, train_data, config, val_set, test_set, optimizer, scheduler, los
                 checkpoint()
             if loop["stopped"]:
                 break
-    if config.save:
+    if config.save and rank == 0:
         log(f"saved checkpoint to {config.save}")
     history[:] = loop["history"]
     history.stopped_early = loop["stopped"]

@@ -205,3 +205,50 @@ def test_two_ranks_train_lenet_to_the_weights_of_one_process(tmp_path):
         np.testing.assert_array_equal(a, b, err_msg=f"{name}: the ranks disagree")
         scale = np.abs(ref.numpy()).max()
         assert np.abs(a - ref.numpy()).max() <= 1e-5 * scale, name
+
+
+# --------------------------------------------------------------------------- the CLI
+CLI_FLAGS = ["--model", "lenet5", "--limit-train", "1000", "--limit-test", "300",
+             "--batch-size", "50", "--optimizer", "sgd", "--quiet", "--seed", "3"]
+
+
+def _train(tmp_path, extra, ranks=None):
+    cmd = [sys.executable, "-m", "minitorch", "train"] + CLI_FLAGS + extra
+    if ranks:
+        cmd = [_mpirun(), "-n", str(ranks)] + cmd
+    env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=400, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def _close(a, b):
+    for name in a["model"]:
+        x, y = a["model"][name].numpy(), b["model"][name].numpy()
+        assert np.abs(x - y).max() <= 1e-5 * max(np.abs(y).max(), 1e-12), name
+
+
+@needs_mpi
+@pytest.mark.slow
+def test_mpirun_cli_trains_like_one_process_and_resumes(tmp_path):
+    one = _train(tmp_path, ["--epochs", "2", "--save", "one.safetensors"])
+    two = _train(tmp_path, ["--epochs", "2", "--save", "two.safetensors",
+                            "--checkpoint-dir", "ck"], ranks=2)
+    # one voice: rank 0 alone prints and writes; the epoch lines (global metrics) match
+    assert two.count("saved checkpoint to") == 1 and two.count("epoch 2/2") == 1
+    strip = lambda text: [line.split("  ")[:4] for line in text.splitlines()  # noqa: E731
+                          if line.startswith("epoch")]
+    assert strip(one) == strip(two)
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == [
+        "step-00000020.safetensors", "step-00000040.safetensors"]
+    a, b = mt.load(tmp_path / "two.safetensors"), mt.load(tmp_path / "one.safetensors")
+    _close(a, b)
+    assert a["meta"]["metrics"]["test_acc"] == b["meta"]["metrics"]["test_acc"]
+    # an interrupted 2-rank run (1 of 2 epochs) resumed under mpirun ends where it would have
+    _train(tmp_path, ["--epochs", "2", "--checkpoint-dir", "ck1", "--checkpoint-every", "7"],
+           ranks=2)
+    (tmp_path / "ck1" / "step-00000040.safetensors").unlink()    # as if killed after step 35
+    resumed = _train(tmp_path, ["--epochs", "2", "--resume", "ck1", "--save", "r.safetensors"],
+                     ranks=2)
+    assert "resumed from" in resumed and resumed.count("resumed from") == 1
+    _close(mt.load(tmp_path / "r.safetensors"), b)

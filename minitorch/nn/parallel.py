@@ -46,6 +46,10 @@ class DistributedDataParallel(Module):
         self.broadcast_buffers = broadcast_buffers
         self.find_unused_parameters = find_unused_parameters
         self._sync = True
+        # This rank's share of the averaged gradient, times the world size: 1 for equal shares.
+        # With uneven shares (the last batch of an epoch), n_local * world / n_global makes the
+        # average the gradient of the whole batch's mean loss.
+        self.grad_weight = 1.0
         self._check_same_model()
         with no_grad():
             for t in list(module.parameters()) + list(module.buffers()):
@@ -103,6 +107,8 @@ class DistributedDataParallel(Module):
         if len(bucket.ready) == len(bucket.params):
             xp = get_array_module(param.data)
             bucket.buffer = xp.concatenate([p.grad.data.ravel() for p in bucket.params])
+            if self.grad_weight != 1.0:
+                bucket.buffer *= bucket.buffer.dtype.type(self.grad_weight)
             bucket.request = self._group.start_all_reduce(bucket.buffer, dist.ReduceOp.MEAN)
             self._launched += 1
             if self._launched == len(self._buckets):
