@@ -252,3 +252,23 @@ def test_mpirun_cli_trains_like_one_process_and_resumes(tmp_path):
                      ranks=2)
     assert "resumed from" in resumed and resumed.count("resumed from") == 1
     _close(mt.load(tmp_path / "r.safetensors"), b)
+
+
+@needs_mpi
+@pytest.mark.cuda
+def test_nccl_collectives_on_one_gpu(tmp_path):
+    """A single GPU still runs 1-rank NCCL collectives: the path without a host copy."""
+    out = run_ranks("""
+        import cupy, minitorch as mt, minitorch.distributed as dist
+        dist.init_process_group("nccl")
+        t = mt.tensor([1.0, 2.0], device="cuda")
+        assert isinstance(dist.all_reduce(t, dist.ReduceOp.MEAN).data, cupy.ndarray)
+        assert t.tolist() == [1.0, 2.0]
+        dist.broadcast(t, 0)
+        got = [mt.zeros(2, device="cuda")]
+        dist.all_gather(got, t)
+        assert got[0].tolist() == [1.0, 2.0]
+        dist.barrier()
+        print("nccl ok", flush=True)
+    """, tmp_path, n=1)
+    assert out.returncode == 0 and "nccl ok" in out.stdout, out.stdout + out.stderr
