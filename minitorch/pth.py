@@ -24,9 +24,11 @@ zipfile does). A tensor that is its whole storage, C-contiguous (a parameter, as
 holds them), uses that array; any other is copied out of its storage with its offset and
 strides (views, transposes and shared storages load as PyTorch saw them, without aliasing),
 into a C-contiguous array of the storage's dtype:
-float64/32/16, int64/32/16/8, uint8 and bool as themselves; bfloat16 (NumPy has none) widened
-exactly to float32; complex and quantized storages are refused. A Parameter loads as a
-minitorch ``nn.Parameter``, everything else as a plain Tensor on ``device``.
+float64/32/16, int64/32/16/8, uint8 and bool as themselves, uint16/32/64 too (PyTorch >= 2.3
+saves those with ``_rebuild_tensor_v3`` on a byte storage); bfloat16 (NumPy has none) widened
+exactly to float32; complex, float8 and quantized tensors are refused by name. A Parameter
+loads as a minitorch ``nn.Parameter``, everything else as a plain Tensor on ``device``; one
+tensor object saved under two names loads as one object, as with ``torch.load``.
 
 Bounds: the pickle may span at most ``MAX_PICKLE_BYTES``; every storage's declared size must
 equal its record's size, storages must be stored uncompressed (as torch.save writes them) and
@@ -438,7 +440,8 @@ def load_legacy(f, size: int, path: Path, device: str):
     except SafePickleError as exc:
         raise _refused(path, exc) from None
     if protocol != _LEGACY_PROTOCOL:
-        raise UnsupportedFormatError(f"load: {path}: legacy torch.save protocol {describe(protocol)}"
+        raise UnsupportedFormatError(f"load: {path}: legacy torch.save protocol "
+                                     f"{describe(protocol)}"
                                      f" (minitorch reads {_LEGACY_PROTOCOL})")
     if not isinstance(sys_info, dict) or sys_info.get("little_endian") is not True:
         raise UnsupportedFormatError(f"load: {path}: a legacy checkpoint written on a "

@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import stat
 import struct
 import sys
@@ -188,7 +189,6 @@ def test_huge_sparse_file_fails_fast_without_reading_it(tmp_path, case):
         tracemalloc.stop()
     assert kind == "error", kind
     assert isinstance(exc, CorruptFileError) and str(path) in str(exc), repr(exc)
-    import re
     assert re.search(pattern, str(exc)), str(exc)
     assert peak < 16 << 20, f"peak {peak} bytes"
     assert time.perf_counter() - started < 5
@@ -222,7 +222,6 @@ def test_tensor_offsets_must_tile_the_data_section(tmp_path):
 
 
 def test_every_safetensors_dtype_loads_and_bfloat16_widens_exactly(tmp_path):
-    import re
     arrays = {k: (np.arange(6) % 2 == 1) if k == "BOOL" else np.arange(6).astype(v)
               for k, v in serialization._DTYPES.items()}
     payload = safetensors.numpy.save(arrays)

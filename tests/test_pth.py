@@ -222,7 +222,7 @@ def test_file_source_reads_stop_at_the_declared_limit():
     assert safe_pickle.load(stream) == [2]
 
 
-# --------------------------------------------------------------------------- torch files: round trips
+# --------------------------------------------------------------------------- torch files: loading
 def _assert_loaded(back, ref):
     """minitorch's load of a torch state_dict equals the tensors torch saved."""
     assert list(back) == list(ref)

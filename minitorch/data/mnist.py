@@ -214,7 +214,8 @@ def _read_verified(f, path: Path, expected_sha256: str | None = None,
                 raise DataIntegrityError(
                     f"{path}: the IDX header declares shape {shape} of "
                     f"{_IDX_DTYPES[buf[2]].name}, {declared} bytes in all, more than the "
-                    f"expected {expected_size}: not the expected file; delete it and download it again")
+                    f"expected {expected_size}: not the expected file; delete it and download "
+                    "it again")
             if declared is not None and expected_size is None:
                 if declared > MAX_IDX_BYTES:
                     raise DataIntegrityError(f"{path}: the IDX header declares {declared} "
