@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import minitorch as mt
-from minitorch.utils.data import (BatchSampler, ConcatDataset, DataLoader, Dataset,
+from minitorch.utils.data import (BatchSampler, ChainDataset, ConcatDataset, DataLoader, Dataset,
+                                  IterableDataset,
                                   RandomSampler, Sampler, SequentialSampler, Subset,
                                   SubsetRandomSampler, TensorDataset, WeightedRandomSampler,
                                   default_collate, default_convert, get_worker_info,
@@ -433,3 +434,71 @@ def test_spawned_workers_need_only_picklable_parts():
     loader = DataLoader(ds, batch_size=5, num_workers=1, multiprocessing_context="spawn")
     assert [b[1].data.tolist() for b in loader] == [[110, 100, 90, 80, 70], [60, 50, 40, 30, 20],
                                                     [10, 0]]
+
+
+# --------------------------------------------------------------------------- iterable
+class Stream(IterableDataset):
+    """range(n), split between workers as PyTorch's documentation shows."""
+
+    def __init__(self, n, shard=True):
+        self.n, self.shard = n, shard
+
+    def __iter__(self):
+        info = get_worker_info()
+        if info is None or not self.shard:
+            return iter(range(self.n))
+        return iter(range(info.id, self.n, info.num_workers))
+
+    def __len__(self):
+        return self.n
+
+
+if torch is not None:
+    class TorchStream(tud.IterableDataset):
+        def __init__(self, n, shard=True):
+            self.n, self.shard = n, shard
+
+        def __iter__(self):
+            info = tud.get_worker_info()
+            if info is None or not self.shard:
+                return iter(range(self.n))
+            return iter(range(info.id, self.n, info.num_workers))
+
+        def __len__(self):
+            return self.n
+
+
+@pytest.mark.filterwarnings("ignore:This DataLoader will create")  # torch: 3 workers, 2 cores
+@pytest.mark.parametrize("num_workers", [0, 2, 3])
+@pytest.mark.parametrize("batch_size,drop_last", [(3, False), (3, True), (None, False)])
+def test_iterable_dataset_batches_in_pytorchs_order(num_workers, batch_size, drop_last):
+    ours = DataLoader(Stream(11), batch_size=batch_size, drop_last=drop_last,
+                      num_workers=num_workers)
+    got = [b.data.tolist() if isinstance(b, mt.Tensor) else b for b in ours]
+    assert len(ours) == {None: 11, 3: 3 if drop_last else 4}[batch_size]
+    flat = sorted(v for b in got for v in (b if isinstance(b, list) else [b]))
+    if not drop_last:
+        assert flat == list(range(11))
+    if torch is not None:
+        ref = tud.DataLoader(TorchStream(11), batch_size=batch_size, drop_last=drop_last,
+                             num_workers=num_workers)
+        assert got == [b.tolist() if isinstance(b, torch.Tensor) else b for b in ref]
+
+
+def test_iterable_dataset_rules():
+    with pytest.raises(ValueError, match="IterableDataset: expected unspecified shuffle"):
+        DataLoader(Stream(3), shuffle=True)
+    with pytest.raises(ValueError, match="IterableDataset: expected unspecified sampler"):
+        DataLoader(Stream(3), sampler=[0, 1])
+    with pytest.raises(TypeError, match="ConcatDataset does not support IterableDataset"):
+        ConcatDataset([Stream(2)])
+    chained = Stream(2) + Stream(3)
+    assert isinstance(chained, ChainDataset) and len(chained) == 5
+    assert [b.data.tolist() for b in DataLoader(chained, batch_size=2)] == \
+        [[0, 1], [0, 1], [2]]
+    # without sharding, every worker yields the whole stream (PyTorch's behaviour)
+    got = [b.data.tolist() for b in DataLoader(Stream(4, shard=False), batch_size=4,
+                                               num_workers=2)]
+    assert got == [[0, 1, 2, 3], [0, 1, 2, 3]]
+    loader = DataLoader(Stream(6), batch_size=2, num_workers=2, persistent_workers=True)
+    assert [b.data.tolist() for b in loader] == [b.data.tolist() for b in loader]

@@ -21,6 +21,7 @@ worker processes restart from their seeds, so those are not resumed bit for bit.
 """
 from __future__ import annotations
 
+import itertools
 import numbers
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy as np
 from ...backend import normalize_device, to_device
 from ...tensor import Tensor
 from .collate import default_collate, default_convert
-from .dataset import Dataset, numpy_generator
+from .dataset import Dataset, IterableDataset, numpy_generator
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 from .worker import WorkerPool
 
@@ -63,6 +64,25 @@ class _Fetcher:
         if self.collate_fn is default_collate and get_batch is not None:
             return list(get_batch(np.asarray(indices)))
         return self.collate_fn([dataset[int(i)] for i in indices])
+
+
+class _IterableFetcher:
+    """The next batch of an IterableDataset's stream (``run`` restarts it: a new epoch)."""
+
+    def __init__(self, collate_fn, batch_size, drop_last: bool):
+        self.collate_fn, self.batch_size, self.drop_last = collate_fn, batch_size, drop_last
+        self._run, self._it = None, None
+
+    def __call__(self, dataset, run):
+        if run != self._run or self._it is None:
+            self._run, self._it = run, iter(dataset)
+        if self.batch_size is None:
+            return self.collate_fn(next(self._it))        # StopIteration ends the stream
+        items = list(itertools.islice(self._it, self.batch_size))
+        if not items or (self.drop_last and len(items) < self.batch_size):
+            self._it = iter(())
+            raise StopIteration
+        return self.collate_fn(items)
 
 
 class DataLoader:
@@ -107,6 +127,13 @@ class DataLoader:
                              f"{prefetch_factor!r}")
         if persistent_workers and num_workers == 0:
             raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
+        self._iterable = isinstance(dataset, IterableDataset)
+        if self._iterable:
+            for name, value in (("shuffle", shuffle), ("sampler", sampler),
+                                ("batch_sampler", batch_sampler)):
+                if value not in (None, False):
+                    raise ValueError(f"DataLoader with IterableDataset: expected unspecified "
+                                     f"{name} option, but got {name}={value!r}")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
@@ -122,18 +149,19 @@ class DataLoader:
                 or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer (or None), "
                              f"got {batch_size!r}")
-        if sampler is None:
+        if sampler is None and not self._iterable:
             sampler = RandomSampler(dataset, generator=generator) if shuffle \
                 else SequentialSampler(dataset)
-        if batch_size is not None and batch_sampler is None:
+        if batch_size is not None and batch_sampler is None and not self._iterable:
             batch_sampler = BatchSampler(sampler, int(batch_size), bool(drop_last))
         self.dataset = dataset
         self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.sampler, self.batch_sampler = sampler, batch_sampler
-        self._auto_collation = batch_sampler is not None
-        self._custom_batches = self._auto_collation and not (
+        self._auto_collation = batch_sampler is not None or \
+            (self._iterable and batch_size is not None)
+        self._custom_batches = batch_sampler is not None and not (
             type(batch_sampler) is BatchSampler and batch_sampler.sampler is sampler)
         self.num_workers = int(num_workers)
         self.collate_fn = collate_fn if collate_fn is not None else (
@@ -154,6 +182,11 @@ class DataLoader:
         self._resume = False        # load_state_dict: continue that epoch on the next iter()
 
     def __len__(self) -> int:
+        if self._iterable:  # the stream's own length, if it declares one
+            n = len(self.dataset)
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         if self._auto_collation:
             return len(self.batch_sampler)
         return len(self.sampler)
@@ -180,6 +213,9 @@ class DataLoader:
     # ------------------------------------------------------------------ iteration
     def __iter__(self):
         # A generator: the epoch's order is drawn at the first next(), as PyTorch's samplers do.
+        if self._iterable:
+            yield from self._iter_stream()
+            return
         if self._resume:
             self._resume = False
             perm, bounds, start = self._perm, self._bounds, self._position
@@ -201,6 +237,31 @@ class DataLoader:
                 batch = _to_tensors(batch, self.device)
                 self._position = b + 1
                 yield batch
+        finally:
+            if pool is not None and not self.persistent_workers:
+                pool.shutdown()
+
+    def _iter_stream(self):
+        """An IterableDataset's epoch: its batches as they come (no order to resume)."""
+        self._epoch += 1
+        self._perm, self._bounds, self._position = None, None, 0
+        fetch = _IterableFetcher(self.collate_fn, self.batch_size, self.drop_last)
+        pool = None
+        if self.num_workers == 0:
+            def local():
+                while True:
+                    try:
+                        yield fetch(self.dataset, self._epoch)
+                    except StopIteration:
+                        return
+            results = local()
+        else:
+            pool = self._workers(fetch)
+            results = pool.iterate(self.prefetch_factor)
+        try:
+            for batch in results:
+                self._position += 1
+                yield _to_tensors(batch, self.device)
         finally:
             if pool is not None and not self.persistent_workers:
                 pool.shutdown()

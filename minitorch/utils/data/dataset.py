@@ -33,6 +33,41 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses define ``__iter__`` (and ``__len__`` if they know it).
+
+    With ``num_workers > 0`` every worker iterates its own copy, so a dataset that should not
+    be read twice splits itself with ``get_worker_info()`` (PyTorch's protocol)."""
+
+    def __iter__(self):
+        raise TypeError(f"{type(self).__name__} does not define __iter__")
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate it, it has no "
+                        "__getitem__")
+
+    def __add__(self, other: "IterableDataset") -> "ChainDataset":
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """IterableDatasets one after the other."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got "
+                                f"{type(d).__name__}")
+
+    def __iter__(self):
+        for d in self.datasets:
+            yield from d
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
+
+
 def _check_index(name: str, index: int, length: int) -> int:
     index = int(index)
     if not -length <= index < length:
@@ -101,6 +136,10 @@ class ConcatDataset(Dataset):
 
     def __init__(self, datasets: Sequence[Dataset]):
         self.datasets = list(datasets)
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset (use "
+                                "ChainDataset)")
         self.offsets = np.cumsum([0] + [len(d) for d in self.datasets])
 
     def __len__(self) -> int:

@@ -79,6 +79,10 @@ def _unpack(obj):
     return obj
 
 
+class _Exhausted:
+    """Sent back when a worker's copy of an IterableDataset has no more batches."""
+
+
 class _WorkerFailure:
     """An exception raised inside a worker, carried back as text (it may not pickle)."""
 
@@ -130,6 +134,8 @@ def _worker_loop(fetch, dataset, task_queue, result_queue, worker_id, num_worker
             continue
         try:
             result = _pack(fetch(dataset, indices))
+        except StopIteration:  # an IterableDataset ran out (``indices`` is the run id)
+            result = _Exhausted()
         except Exception as exc:
             result = _WorkerFailure(worker_id, exc)
         result_queue.put((key, result))
@@ -174,6 +180,39 @@ class WorkerPool:
                     pending[k] = result
             result = pending.pop(done)
             done += 1
+            if isinstance(result, _WorkerFailure):
+                result.reraise()
+            yield _unpack(result)
+
+    def iterate(self, prefetch: int):
+        """For an IterableDataset: ask the workers, in turn, for their next batch (``fetch``
+        gets the run id instead of indices), until every worker's copy is exhausted. Batches
+        come out in the order they were asked for: worker 0, 1, ..., 0, 1, ... while all
+        are active, as PyTorch's."""
+        self._run += 1
+        run, n = self._run, self.num_workers
+        active, owner, pending = [True] * n, {}, {}
+        sent = done = turn = 0
+        while True:
+            while sent - done < prefetch * n and any(active):
+                while not active[turn % n]:
+                    turn += 1
+                w = turn % n
+                turn += 1
+                self.task_queues[w].put(((run, sent), run))
+                owner[sent] = w
+                sent += 1
+            if done == sent:
+                return
+            while done not in pending:
+                (r, k), result = self._get()
+                if r == run:
+                    pending[k] = result
+            result, w = pending.pop(done), owner.pop(done)
+            done += 1
+            if isinstance(result, _Exhausted):
+                active[w] = False
+                continue
             if isinstance(result, _WorkerFailure):
                 result.reraise()
             yield _unpack(result)
