@@ -14,6 +14,9 @@ fancy-index per field, no Python loop over samples), else from ``dataset[i]`` fo
 followed by ``collate_fn`` (default: ``default_collate``). With ``num_workers > 0`` that work
 runs in worker processes (``worker.py``): what pays off for per-sample transforms.
 
+An ``IterableDataset`` is a stream instead: no sampler, batches of ``batch_size`` consecutive
+items; with workers, each iterates its own copy and they take turns handing out batches.
+
 Resuming mid-training: ``loader.state_dict()`` holds the current epoch's order and how many
 batches were already handed out; ``load_state_dict`` makes the next ``iter(loader)`` continue
 that epoch from the next batch, in the same order. (Random per-sample transforms inside
