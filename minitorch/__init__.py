@@ -49,8 +49,8 @@ from .ops.activation import celu, prelu, selu
 
 def __getattr__(name):
     if name == "bfloat16":  # say why, rather than a bare AttributeError
-        raise AttributeError("minitorch has no bfloat16: tensors are NumPy/CuPy arrays and NumPy "
-                             "has no bfloat16 dtype; use float16 or float32")
+        from .tensor import NO_BFLOAT16
+        raise AttributeError(NO_BFLOAT16)
     raise AttributeError(f"module 'minitorch' has no attribute {name!r}")
 
 

@@ -37,10 +37,27 @@ bool_ = np.bool_
 _DEFAULT_FLOAT = np.dtype(np.float32)
 
 
+NO_BFLOAT16 = ("minitorch has no bfloat16: tensors are NumPy/CuPy arrays and NumPy has no "
+               "bfloat16 dtype; use float16 or float32 (bfloat16 tensors in safetensors and "
+               ".pth files load as float32, widened exactly)")
+
+
+def as_dtype(dtype, op: str = "dtype") -> np.dtype:
+    """The NumPy dtype for what PyTorch-style code passes (mt.float32, np.float32, "float32"),
+    or a TypeError naming the op (and saying why there is no bfloat16)."""
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        if "bfloat16" in str(dtype):
+            raise TypeError(f"{op}: {NO_BFLOAT16}") from None
+        raise TypeError(f"{op}: unknown dtype {dtype!r}; expected a minitorch/NumPy dtype such "
+                        "as mt.float32, mt.int64 or mt.bool") from None
+
+
 def _infer_dtype(data, dtype):
     """PyTorch's rule: Python floats become float32, arrays keep their own dtype."""
     if dtype is not None:
-        return np.dtype(dtype)
+        return as_dtype(dtype, "Tensor")
     if hasattr(data, "dtype"):
         return None  # keep the array's dtype
     probe = np.asarray(data)
@@ -226,8 +243,8 @@ class Tensor:
         if device is not None and not isinstance(device, str) and dtype is None:
             device, dtype = None, device  # t.to(mt.float64)
         out = self
-        if dtype is not None and np.dtype(dtype) != self.dtype:
-            out = _ew.cast(out, np.dtype(dtype))
+        if dtype is not None and as_dtype(dtype, "to") != self.dtype:
+            out = _ew.cast(out, as_dtype(dtype, "to"))
         if device is not None and normalize_device(device) != out.device:
             out = _shape.to_device(out, normalize_device(device))
         return out

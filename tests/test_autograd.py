@@ -407,3 +407,16 @@ def test_load_state_dict_counts_as_an_inplace_write():
     layer.load_state_dict(nn.Linear(2, 2).state_dict())
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         out.sum().backward()
+
+
+def test_bfloat16_requests_say_why_and_what_to_use():
+    # Issue 9 D21: dtype="bfloat16" gave NumPy's bare "data type 'bfloat16' not understood".
+    why = r"minitorch has no bfloat16: .*NumPy has no bfloat16 dtype; use float16 or float32"
+    with pytest.raises(AttributeError, match=why):
+        mt.bfloat16
+    with pytest.raises(TypeError, match="Tensor: " + why):
+        mt.Tensor([1.0], dtype="bfloat16")
+    with pytest.raises(TypeError, match="to: " + why):
+        mt.ones(2).to(dtype="bfloat16")
+    with pytest.raises(TypeError, match=r"to: unknown dtype 'float7'; expected"):
+        mt.ones(2).to(dtype="float7")
