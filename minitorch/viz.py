@@ -514,3 +514,74 @@ def plot_graph(tensor: Tensor, names=None, title: str | None = None):
         ax.spines[side].set_visible(False)
     ax.set_title(title or "autograd graph (yellow: leaves, blue: grad_fn nodes, green: output)")
     return fig
+
+
+# --------------------------------------------------------------------------- model summary
+class ModelSummary:
+    """What ``summary`` returns: ``rows`` (dicts: layer, type, output_shape, params, macs),
+    the totals, and ``str()`` as the table users print in PyTorch."""
+
+    def __init__(self, rows: list, input_shape: tuple, total_params: int, trainable: int):
+        self.rows, self.input_shape = rows, input_shape
+        self.total_params, self.trainable_params = total_params, trainable
+        self.total_macs = sum(r["macs"] for r in rows)
+
+    def __str__(self) -> str:
+        head = ("layer", "type", "output shape", "params", "mult-adds")
+        body = [(r["layer"], r["type"], str(tuple(r["output_shape"])), f"{r['params']:,}",
+                 f"{r['macs']:,}") for r in self.rows]
+        widths = [max(len(x) for x in col) for col in zip(head, *body)]
+        line = lambda cells: "  ".join(c.ljust(w) if i < 3 else c.rjust(w)  # noqa: E731
+                                       for i, (c, w) in enumerate(zip(cells, widths)))
+        rule = "-" * len(line(head))
+        return "\n".join([line(head), rule] + [line(b) for b in body] + [
+            rule, f"input {self.input_shape}: {self.total_params:,} parameters "
+            f"({self.trainable_params:,} trainable), {self.total_macs:,} mult-adds per batch"])
+
+    __repr__ = __str__
+
+
+def _macs(module, inputs, output) -> int:
+    """Multiply-adds of one call of a conv / linear layer (the ones that dominate); 0 else."""
+    kind = type(module).__name__
+    if kind in ("Conv1d", "Conv2d") and hasattr(module, "weight"):
+        per_output = int(np.prod(module.weight.shape[1:]))       # C/groups * kernel
+        return int(np.prod(output.shape)) * per_output
+    if kind in ("ConvTranspose1d", "ConvTranspose2d"):
+        return int(np.prod(inputs[0].shape)) * int(np.prod(module.weight.shape[1:]))
+    if kind == "Linear":
+        return int(np.prod(output.shape)) * int(module.weight.shape[1])
+    return 0
+
+
+def summary(model, input_size=None, input=None, device: str = "cpu") -> ModelSummary:  # noqa: A002
+    """Run one forward (eval mode, no graph) on ``input`` or on zeros of ``input_size`` (with
+    the batch dim, e.g. (1, 3, 32, 32)) and tabulate every leaf layer: its name, type, output
+    shape, parameters and mult-adds (conv and linear layers)."""
+    if (input is None) == (input_size is None):
+        raise ValueError("summary: give exactly one of input_size and input")
+    if input is None:
+        dtype = next((p.dtype for p in model.parameters()), np.float32)
+        from .creation import zeros
+        input = zeros(*input_size, dtype=dtype, device=device)
+    rows, handles = [], []
+    for name, module in model.named_modules():
+        if next(iter(module.children()), None) is not None:
+            continue  # containers: their leaves are listed
+
+        def record(mod, args, out, name=name):
+            first = out[0] if isinstance(out, (tuple, list)) else out
+            rows.append({"layer": name or type(mod).__name__, "type": type(mod).__name__,
+                         "output_shape": tuple(getattr(first, "shape", ())),
+                         "params": sum(p.numel() for p in mod.parameters(recurse=False)),
+                         "macs": _macs(mod, args, first)})
+        handles.append(module.register_forward_hook(record))
+    try:
+        with _EvalMode(model), no_grad():
+            model(input)
+    finally:
+        for h in handles:
+            h.remove()
+    params = list(model.parameters())
+    return ModelSummary(rows, tuple(input.shape), sum(p.numel() for p in params),
+                        sum(p.numel() for p in params if p.requires_grad))
