@@ -81,6 +81,32 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False) -> Ten
     return _finish("tensor", t.data, requires_grad)
 
 
+def from_numpy(ndarray) -> Tensor:
+    """A Tensor SHARING ``ndarray``'s memory (no copy): writes to one show in the other, as
+    ``torch.from_numpy``. Only NumPy arrays of numeric dtypes; the dtype is kept."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(ndarray).__name__}")
+    if ndarray.dtype.kind not in "biufc":
+        raise TypeError(f"from_numpy: can't convert a numpy array of dtype {ndarray.dtype}; "
+                        "the supported kinds are bool, integer, float and complex")
+    return Tensor._make(ndarray, False, None)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like ``tensor`` but without a copy when it can: a Tensor, or an array already of the
+    requested dtype and device, is used as is (sharing memory); otherwise it is converted,
+    as ``torch.as_tensor``. A Tensor keeps its graph (conversion is differentiable)."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype) if (device, dtype) != (None, None) else data
+    if isinstance(data, np.ndarray) and data.dtype.kind in "biufc" and (
+            dtype is None or np.dtype(dtype) == data.dtype) and (
+            device is None or normalize_device(device) == "cpu"):
+        return from_numpy(data)
+    if dtype is None and device is None and type(data).__module__.startswith("cupy"):
+        return Tensor._make(data, False, None)  # a CuPy array: shared as well
+    return tensor(data, dtype=dtype, device=device)
+
+
 # --------------------------------------------------------------------------- filled
 def _filled(op, fill, size, dtype, device, requires_grad) -> Tensor:
     xp = array_module(normalize_device(device))

@@ -9,3 +9,18 @@
 Importing this package needs no GPU and no CuPy; only launching a kernel does. The ops in
 minitorch/ops dispatch here for CuPy arrays.
 """
+
+
+def is_available() -> bool:
+    """``torch.cuda.is_available()``: CuPy importable and a CUDA device visible. The check is
+    backend.py's (the one place that touches CuPy); importing this package imports no CuPy."""
+    from ..backend import is_cuda_available
+    return is_cuda_available()
+
+
+def device_count() -> int:
+    """Number of visible CUDA devices (0 without CuPy or a GPU)."""
+    if not is_available():
+        return 0
+    from ..backend import cupy_module
+    return int(cupy_module().cuda.runtime.getDeviceCount())

@@ -14,9 +14,13 @@ from .shape import Flatten, Identity
 # --- conv, pooling, normalization, dropout (H5)
 from .conv import Conv2d
 from .dropout import Dropout, Dropout2d
-from .normalization import BatchNorm1d, BatchNorm2d
+from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm,
+                            LocalResponseNorm)
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 # --- more activations (issue 13)
 from .activation import (CELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish,  # noqa: E402
                          Hardtanh, LogSigmoid, Mish, PReLU, ReLU6, SiLU, Softshrink, Softsign,
                          Tanhshrink, Threshold)
+# --- lazy layers: sizes read from the first batch (nn/lazy.py)
+from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyConv2d, LazyLinear,
+                   UninitializedBuffer, UninitializedParameter)

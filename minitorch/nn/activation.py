@@ -4,17 +4,23 @@ from __future__ import annotations
 import warnings
 
 from ..ops import activation as A
+from ..ops import inplace as I
 from ..tensor import Tensor
 from .module import Module
 
 
 class ReLU(Module):
+    """max(x, 0). ``inplace=True``: the input Tensor becomes the output (ops/inplace.py)."""
+
     def __init__(self, inplace: bool = False):
         super().__init__()
-        self.inplace = inplace  # accepted for PyTorch compatibility; always out of place
+        self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return A.relu(input)
+        return I.relu(input, self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(Module):
@@ -33,10 +39,10 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return A.leaky_relu(input, self.negative_slope)
+        return I.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class ELU(Module):
@@ -45,10 +51,10 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return A.elu(input, self.alpha)
+        return I.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
 class Softplus(Module):

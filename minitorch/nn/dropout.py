@@ -1,7 +1,8 @@
 """Dropout layers (inverted dropout; identity in eval mode): see ops/dropout.py."""
 from __future__ import annotations
 
-from ..ops.dropout import _check_p, dropout, dropout2d
+from ..ops.dropout import _check_p
+from ..ops.inplace import dropout, dropout2d
 from ..tensor import Tensor
 from .module import Module
 
@@ -12,17 +13,17 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         self.p = _check_p("Dropout", p)
-        self.inplace = inplace  # accepted for PyTorch compatibility; always out of place
+        self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return dropout(input, self.p, self.training)
+        return dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Dropout2d(Dropout):
     """Zero whole channels of (N, C, H, W) with probability p in training."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return dropout2d(input, self.p, self.training)
+        return dropout2d(input, self.p, self.training, self.inplace)

@@ -20,3 +20,7 @@ from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from ..ops.activation import (celu, gelu, glu, hardshrink, hardsigmoid, hardswish,  # noqa: E402
                               hardtanh, logsigmoid, mish, prelu, relu6, selu, silu, softshrink,
                               softsign, tanhshrink, threshold)
+
+# inplace= forms of the activations and dropout (they wrap the ops above)
+from ..ops.inplace import dropout, dropout2d, elu, leaky_relu, relu, relu_  # noqa: E402,F811
+from ..ops.layer_norm import group_norm, layer_norm, local_response_norm  # noqa: E402

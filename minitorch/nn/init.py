@@ -72,7 +72,16 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
-    return _fill(tensor, numpy_generator(generator).normal(mean, std, size=tensor.shape))
+    """N(mean, std^2). A float32 tensor gets float32 draws (NumPy's float32 ziggurat): twice
+    as fast and half the memory of drawing float64 and casting, which matters for VGG's
+    10^8-weight layers."""
+    rng = numpy_generator(generator)
+    if isinstance(tensor, Tensor) and tensor.dtype == np.float32:
+        values = rng.standard_normal(size=tensor.shape, dtype=np.float32)
+        values *= np.float32(std)
+        values += np.float32(mean)
+        return _fill(tensor, values)
+    return _fill(tensor, rng.normal(mean, std, size=tensor.shape))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -115,3 +124,26 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
     if fan == 0:
         return tensor
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), generator)
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0, generator=None) -> Tensor:
+    """N(mean, std^2) restricted to [a, b] (a and b are absolute bounds, as PyTorch's).
+
+    Drawn by rejection: out-of-range draws are redrawn until every value lies in [a, b],
+    which gives exactly the truncated distribution (PyTorch inverts the CDF instead: same
+    distribution, other numbers)."""
+    if not a < b:
+        raise ValueError(f"trunc_normal_: the bounds must satisfy a < b, got a={a}, b={b}")
+    if std <= 0:
+        raise ValueError(f"trunc_normal_: std must be > 0, got {std}")
+    rng = numpy_generator(generator)
+    values = rng.normal(mean, std, size=tensor.shape)
+    for _ in range(1000):
+        bad = (values < a) | (values > b)
+        count = int(bad.sum())
+        if count == 0:
+            return _fill(tensor, values)
+        values[bad] = rng.normal(mean, std, size=count)
+    raise ValueError(f"trunc_normal_: [a, b] = [{a}, {b}] holds almost none of N({mean}, "
+                     f"{std}^2); choose bounds nearer the mean")

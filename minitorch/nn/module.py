@@ -56,6 +56,34 @@ def _addindent(text: str, spaces: int) -> str:
     return lines[0] + "".join("\n" + " " * spaces + line for line in lines[1:])
 
 
+def _note_failing_layer(exc: Exception, module: "Module") -> None:
+    """Name the layer an error came from: ``in layer 'layer1.0.conv1' (Conv2d(...)) of ResNet``.
+
+    Each Module.__call__ the exception passes through appends itself to a trail kept on the
+    exception (innermost first) and rewrites one note (PEP 678, shown under the message in the
+    traceback) with the dotted path from the outermost module reached so far. Only the error
+    path pays for this."""
+    try:
+        trail = exc.__dict__.setdefault("_minitorch_layers", [])
+    except AttributeError:  # an exception type without a __dict__: leave it alone
+        return
+    trail.append(module)
+    names = []
+    for parent, child in zip(trail[:0:-1], trail[-2::-1]):  # outer -> inner pairs
+        names.append(next((n for n, m in parent._modules.items() if m is child), "?"))
+    layer = repr(trail[0])
+    layer = layer if "\n" not in layer else type(trail[0]).__name__
+    note = (f"in layer '{'.'.join(names)}' ({layer}) of {type(module).__name__}" if names
+            else f"in {layer}")
+    notes = exc.__dict__.setdefault("__notes__", [])
+    previous = exc.__dict__.get("_minitorch_note")
+    if previous in notes:
+        notes[notes.index(previous)] = note
+    else:
+        notes.append(note)
+    exc._minitorch_note = note
+
+
 class Module:
     """Base class of every layer and model. Subclasses set attributes and define ``forward``."""
 
@@ -185,7 +213,11 @@ class Module:
         if forward is None:
             raise TypeError(f"{type(self).__name__} has no forward() method: subclasses of "
                             "nn.Module must define forward(self, ...)")
-        out = forward(*args, **kwargs)
+        try:
+            out = forward(*args, **kwargs)
+        except Exception as exc:
+            _note_failing_layer(exc, self)
+            raise
         for hook in tuple(self._forward_hooks.values()):
             result = hook(self, args, out)
             if result is not None:
@@ -369,6 +401,13 @@ class Module:
         With ``strict`` the keys must match exactly; a shape mismatch is an error either way.
         Returns ``(missing_keys, unexpected_keys)``.
         """
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(f"load_state_dict: expected state_dict to be dict-like, got "
+                            f"{type(state_dict).__name__}")
+        for mod_prefix, m in self.named_modules():
+            materialize = getattr(m, "_materialize_from", None)  # lazy layers (nn/lazy.py)
+            if materialize is not None:
+                materialize(state_dict, f"{mod_prefix}." if mod_prefix else "")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -401,6 +440,7 @@ class Module:
                     xp = array_module(target.device)
                     target.data[...] = xp.asarray(to_device(array, target.device),
                                                   dtype=target.dtype)
+                    target._version_counter.value += 1  # an in-place write (tensor.py)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ printing
