@@ -502,3 +502,19 @@ def test_iterable_dataset_rules():
     assert got == [[0, 1, 2, 3], [0, 1, 2, 3]]
     loader = DataLoader(Stream(6), batch_size=2, num_workers=2, persistent_workers=True)
     assert [b.data.tolist() for b in loader] == [b.data.tolist() for b in loader]
+
+
+class Sleepy(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        time.sleep(30)
+        return i
+
+
+def test_worker_timeout_raises():
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="DataLoader timed out after 1 seconds"):
+        list(DataLoader(Sleepy(), batch_size=2, num_workers=1, timeout=1))
+    assert time.monotonic() - start < 20              # the sleeping worker was stopped
