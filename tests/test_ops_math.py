@@ -267,3 +267,74 @@ def test_linspace_integer_dtypes_truncate(dtype):
 def test_linspace_bool_raises():
     with pytest.raises(TypeError, match="linspace: dtype bool is not supported"):
         mt.linspace(0, 1, 3, dtype=mt.bool_)
+
+
+# --------------------------------------------------------------------------- in-place methods
+INPLACE = [  # (method, args, domain): x.method_(*args) == mt.method(x, *args), in x's memory
+    ("sin", (), "any"), ("cos", (), "any"), ("tan", (), "unit"), ("asin", (), "unit"),
+    ("atan", (), "any"), ("sinh", (), "any"), ("acosh", (), "gt1"), ("erf", (), "any"),
+    ("erfc", (), "any"), ("log2", (), "pos"), ("log1p", (), "pos"), ("expm1", (), "any"),
+    ("reciprocal", (), "pos"), ("rsqrt", (), "pos"), ("square", (), "any"), ("sign", (), "any"),
+    ("floor", (), "off_int"), ("ceil", (), "off_int"), ("trunc", (), "off_int"),
+    ("round", (), "off_int"), ("exp", (), "any"), ("log", (), "pos"), ("sqrt", (), "pos"),
+    ("abs", (), "any"), ("sigmoid", (), "any"), ("tanh", (), "any"), ("relu", (), "any"),
+    ("clamp", (-0.5, 0.5), "any"), ("remainder", (0.7,), "any"), ("fmod", (0.7,), "any"),
+    ("floor_divide", (0.7,), "any"), ("copysign", (-1.0,), "any"),
+    ("pow", (2,), "any"), ("cumsum", (1,), "any"), ("cumprod", (1,), "any"),
+]
+
+
+# piecewise constant or kinked (nothing to compare), or no in-place derivative in PyTorch (acosh_)
+GRAPHLESS = ("sign", "floor", "ceil", "trunc", "round", "floor_divide", "relu", "clamp", "abs",
+             "acosh")
+
+
+@needs_torch
+@pytest.mark.parametrize("name, args, domain", INPLACE, ids=[c[0] for c in INPLACE])
+def test_inplace_method_matches_torch_and_writes_through_views(name, args, domain):
+    data = draw((3, 4), domain, 25)
+    x, t = mt.tensor(data), torch.tensor(data)
+    row = x[1]  # a view: sees the write
+    out = getattr(x, name + "_")(*args)
+    getattr(t, name + "_")(*args)
+    assert out is x
+    np.testing.assert_allclose(x.numpy(), t.numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(row.numpy(), x.numpy()[1])
+
+
+@needs_torch
+@pytest.mark.parametrize("name, args, domain", [c for c in INPLACE if c[0] not in GRAPHLESS],
+                         ids=[c[0] for c in INPLACE if c[0] not in GRAPHLESS])
+def test_inplace_method_on_a_graph_tensor_backprops_like_torch(name, args, domain):
+    check_op(lambda a: getattr(a * 1.0, name + "_")(*args),
+             lambda a: getattr(a * 1.0, name + "_")(*args), draw((3, 4), domain, 26))
+
+
+def test_inplace_float_op_on_integer_tensor_raises():
+    with pytest.raises(RuntimeError, match="sin_: result type float32 can't be cast to the "
+                       "desired output type int64"):
+        mt.tensor([1, 2]).sin_()
+
+
+@needs_torch
+@pytest.mark.parametrize("expr", [
+    "x &= 6", "x |= 9", "x ^= 5", "x <<= 2", "x >>= 1", "x //= 3", "x %= 4", "x **= 2"])
+def test_integer_augmented_assignment_in_place(expr):
+    data = np.array([7, -3, 12, 5])
+    x, t = mt.tensor(data), torch.tensor(data)
+    alias = x
+    exec(expr, {}, {"x": x})
+    exec(expr.replace("x", "t"), {}, {"t": t})
+    np.testing.assert_array_equal(alias.numpy(), t.numpy())
+
+
+@needs_torch
+def test_masked_fill_and_scatter_in_place_match_torch():
+    data = draw((3, 4), "any", 27)
+    idx = np.array([[0], [3], [1]])
+    x, t = mt.tensor(data), torch.tensor(data)
+    x.masked_fill_(x > 0.5, -9.0).scatter_(1, mt.tensor(idx), 7.0)
+    t.masked_fill_(t > 0.5, -9.0).scatter_(1, torch.tensor(idx), 7.0)
+    x.scatter_add_(0, mt.tensor(idx.T % 3), mt.ones(1, 3, dtype=mt.float64))
+    t.scatter_add_(0, torch.tensor(idx.T % 3), torch.ones(1, 3, dtype=torch.float64))
+    np.testing.assert_array_equal(x.numpy(), t.numpy())

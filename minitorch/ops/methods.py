@@ -7,6 +7,7 @@ A name tensor.py already defines is left alone: the class body wins.
 from __future__ import annotations
 
 from ..tensor import Tensor
+from . import activation as A
 from . import bitwise as B
 from . import cumulative as C
 from . import elementwise as E
@@ -50,6 +51,46 @@ METHODS = {
     "fliplr": lambda x: X.flip(x, (1,)), "flipud": lambda x: X.flip(x, (0,)),
 }
 
+
+
+def inplace_method(op):
+    """``x.op_(*args, **kw)``: op's result written into x's memory (Tensor._inplace: views,
+    version counters and the graph handled there); PyTorch's error when the result's dtype
+    can't be stored in x (``x_int.sin_()``)."""
+    def method(self, *args, **kwargs):
+        fn = op
+        if kwargs:
+            def fn(t, *a):
+                return op(t, *a, **kwargs)
+            fn.__name__ = op.__name__
+        return self._inplace(fn, *args)
+    method.__name__ = op.__name__.strip("_") + "_"
+    return method
+
+
+INPLACE = {  # x.name_(...) -> the op above, in place
+    name: METHODS[name] for name in (
+        "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+        "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh",
+        "erf", "erfc", "log2", "log10", "log1p", "expm1", "exp2", "reciprocal", "rsqrt", "square",
+        "sign", "floor", "ceil", "trunc", "fix", "round", "floor_divide", "remainder", "fmod",
+        "atan2", "arctan2", "copysign", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+        "bitwise_left_shift", "bitwise_right_shift", "logical_and", "logical_or", "logical_not",
+        "cumsum", "cumprod", "gather", "scatter", "scatter_add", "scatter_reduce", "masked_fill",
+        "pow", "neg")}
+INPLACE.update({"exp": E.exp, "log": E.log, "sqrt": E.sqrt, "abs": E.abs, "clamp": E.clamp,
+                "clip": E.clamp, "sigmoid": A.sigmoid, "tanh": A.tanh, "relu": A.relu})
+del INPLACE["gather"]  # not an in-place op in PyTorch (the result has index's shape)
+DUNDER_INPLACE = {"__iand__": "bitwise_and", "__ior__": "bitwise_or", "__ixor__": "bitwise_xor",
+                  "__ilshift__": "bitwise_left_shift", "__irshift__": "bitwise_right_shift",
+                  "__ifloordiv__": "floor_divide", "__imod__": "remainder", "__ipow__": "pow"}
+
 for _name, _fn in METHODS.items():
     if _name not in Tensor.__dict__:
         setattr(Tensor, _name, _fn)
+for _name, _fn in INPLACE.items():
+    if _name + "_" not in Tensor.__dict__:
+        setattr(Tensor, _name + "_", inplace_method(_fn))
+for _name, _target in DUNDER_INPLACE.items():
+    if _name not in Tensor.__dict__:
+        setattr(Tensor, _name, getattr(Tensor, _target + "_"))
