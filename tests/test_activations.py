@@ -162,3 +162,36 @@ def test_prelu_module_parameters_match_torch():
     ref.backward(torch.tensor(up))
     np.testing.assert_allclose(m.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-5)
     assert repr(m) == repr(tm) == "PReLU(num_parameters=3)"
+
+
+@pytest.mark.parametrize("name", ["silu", "mish", "relu6", "hardtanh", "hardswish", "selu",
+                                  "celu", "hardsigmoid"])
+def test_inplace_flag_rebinds_the_input(name):
+    x = mt.randn(3, 4)
+    expected = getattr(F, name)(x).numpy()
+    out = getattr(F, name)(x, inplace=True)
+    assert out is x
+    np.testing.assert_array_equal(x.numpy(), expected)
+
+
+@pytest.mark.parametrize("name, args", [("threshold", (0.1, -1.0)), ("hardtanh", (-0.3, 0.3)),
+                                        ("celu", (0.5,))])
+def test_inplace_with_options_and_views(name, args):
+    x = mt.randn(3, 4)
+    row = x[1]
+    expected = getattr(F, name)(x, *args).numpy()
+    assert getattr(F, name)(x, *args, inplace=True) is x
+    np.testing.assert_array_equal(x.numpy(), expected)
+    np.testing.assert_array_equal(row.numpy(), expected[1])  # written into x's memory
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["silu", "mish", "hardswish", "selu"])
+def test_inplace_inside_a_graph_backprops_like_torch(name):
+    check_op(lambda x: getattr(F, name)(x * 2.0, inplace=True),
+             lambda x: getattr(TF, name)(x * 2.0, inplace=True), draw((3, 4), 8))
+
+
+def test_inplace_on_a_leaf_that_requires_grad_raises():
+    with pytest.raises(RuntimeError, match="silu_"):
+        F.silu(mt.randn(3, requires_grad=True), inplace=True)

@@ -246,12 +246,10 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:  # noqa: A002
 
 
 # --------------------------------------------------------------------------- more pointwise
-def _maybe_inplace(op: str, input: Tensor, out: Tensor, inplace: bool) -> Tensor:
-    """``inplace=True``: the input Tensor becomes the output (see ops/inplace.py)."""
-    if not inplace:
-        return out
-    from .inplace import store_inplace  # inplace.py imports this module
-    return store_inplace(op, input, out)
+def _in_place(fn, input: Tensor, *args) -> Tensor:
+    """``inplace=True``: fn's result written into input's memory (Tensor._inplace: views see
+    it, version counters catch a saved array being overwritten, the graph goes through fn)."""
+    return input._inplace(fn, *args)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -261,8 +259,9 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """scale * elu(x, alpha) with the self-normalizing constants of Klambauer et al. (2017)."""
     _require_float("selu", input)
-    out = ELU.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
-    return _maybe_inplace("selu", input, out, inplace)
+    if inplace:
+        return _in_place(selu, input)
+    return ELU.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
@@ -270,8 +269,9 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  #
     _require_float("celu", input)
     if alpha == 0:
         raise ValueError("celu: alpha must be nonzero (the input is divided by it)")
-    out = ELU.apply(input, alpha=float(alpha), input_scale=1.0 / alpha)
-    return _maybe_inplace("celu", input, out, inplace)
+    if inplace:
+        return _in_place(celu, input, alpha)
+    return ELU.apply(input, alpha=float(alpha), input_scale=1.0 / alpha)
 
 
 _SQRT_HALF = 0.7071067811865476
@@ -329,7 +329,7 @@ class SiLU(Function):
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     _require_float("silu", input)
-    return _maybe_inplace("silu", input, SiLU.apply(input), inplace)
+    return _in_place(silu, input) if inplace else SiLU.apply(input)
 
 
 def _softplus0(xp, a):
@@ -356,7 +356,7 @@ class Mish(Function):
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     _require_float("mish", input)
-    return _maybe_inplace("mish", input, Mish.apply(input), inplace)
+    return _in_place(mish, input) if inplace else Mish.apply(input)
 
 
 class Hardtanh(Function):
@@ -378,14 +378,15 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa
     _require_float("hardtanh", input)
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must be <= max_val ({max_val})")
-    out = Hardtanh.apply(input, lo=float(min_val), hi=float(max_val))
-    return _maybe_inplace("hardtanh", input, out, inplace)
+    if inplace:
+        return _in_place(hardtanh, input, min_val, max_val)
+    return Hardtanh.apply(input, lo=float(min_val), hi=float(max_val))
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """min(max(x, 0), 6) = hardtanh(x, 0, 6) (gradient 0 at 0 and 6)."""
     _require_float("relu6", input)
-    return _maybe_inplace("relu6", input, Hardtanh.apply(input, lo=0.0, hi=6.0), inplace)
+    return _in_place(relu6, input) if inplace else Hardtanh.apply(input, lo=0.0, hi=6.0)
 
 
 class Hardsigmoid(Function):
@@ -403,7 +404,7 @@ class Hardsigmoid(Function):
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     _require_float("hardsigmoid", input)
-    return _maybe_inplace("hardsigmoid", input, Hardsigmoid.apply(input), inplace)
+    return _in_place(hardsigmoid, input) if inplace else Hardsigmoid.apply(input)
 
 
 class Hardswish(Function):
@@ -425,7 +426,7 @@ class Hardswish(Function):
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     _require_float("hardswish", input)
-    return _maybe_inplace("hardswish", input, Hardswish.apply(input), inplace)
+    return _in_place(hardswish, input) if inplace else Hardswish.apply(input)
 
 
 class Softsign(Function):
@@ -534,8 +535,9 @@ class Threshold(Function):
 def threshold(input: Tensor, threshold: float, value: float,  # noqa: A002
               inplace: bool = False) -> Tensor:
     _require_float("threshold", input)
-    out = Threshold.apply(input, threshold=float(threshold), value=float(value))
-    return _maybe_inplace("threshold", input, out, inplace)
+    if inplace:
+        return _in_place(globals()["threshold"], input, threshold, value)  # the arg shadows it
+    return Threshold.apply(input, threshold=float(threshold), value=float(value))
 
 
 class Shrink(Function):
