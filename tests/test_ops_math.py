@@ -81,12 +81,15 @@ def test_unary_on_integers_gives_torch_dtype(name, domain, dtype):
                                expected.numpy().astype(np.float64), rtol=1e-6)
 
 
-@pytest.mark.parametrize("name", [u[0] for u in UNARY] + ["neg", "relu", "cumsum", "all"])
+@pytest.mark.parametrize("name", [u[0] for u in UNARY] + [
+    "neg", "relu", "cumsum", "all", "any", "prod", "sum", "mean", "var", "std", "max", "min",
+    "argmax", "argmin", "logsumexp", "softmax", "log_softmax", "flip", "nonzero"])
 def test_unary_given_numpy_array_raises_type_error(name):
     fn = getattr(mt, name)
     with pytest.raises(TypeError, match=rf"{name}\(\): argument 'input' must be a Tensor, not "
                        r"numpy.ndarray"):
-        fn(np.ones(3), 0) if name == "cumsum" else fn(np.ones(3))
+        fn(np.ones(3), 0) if name in ("cumsum", "logsumexp", "softmax", "log_softmax", "flip") \
+            else fn(np.ones(3))
 
 
 @needs_torch

@@ -62,6 +62,7 @@ def _count(shape: tuple, axes: tuple) -> int:
 
 
 def _require_float(op: str, x: Tensor) -> None:
+    require_tensor(op, x)
     if x.dtype.kind not in "fc":
         raise TypeError(f"{op}: input dtype {x.dtype} is not floating point; {op} is only "
                         f"defined for float tensors (shape {x.shape}); convert with x.float()")
@@ -89,6 +90,8 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, a, axes, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
+        if not a.size:  # NaN, as PyTorch, without NumPy's "Mean of empty slice" warning
+            return a.sum(axis=axes, keepdims=keepdim) * np.nan
         return a.mean(axis=axes, keepdims=keepdim)
 
     @staticmethod
@@ -100,6 +103,7 @@ class Mean(Function):
 
 def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001  (PyTorch's name)
     """Sum over ``dim`` (None: all dims). Integer and bool inputs give int64."""
+    require_tensor("sum", x)
     return Sum.apply(x, axes=reduce_axes("sum", x.shape, dim), keepdim=bool(keepdim))
 
 
@@ -229,6 +233,7 @@ class GatherAlong(Function):
 
 
 def _max_min(op: str, x: Tensor, dim, keepdim: bool):
+    require_tensor(op, x)
     take_min = op == "min"
     if dim is None:
         if x.numel() == 0:
@@ -267,6 +272,7 @@ def min(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
 
 
 def _arg(op: str, x: Tensor, dim, keepdim: bool) -> Tensor:
+    require_tensor(op, x)
     xp = get_array_module(x.data)
     fn = xp.argmin if op == "argmin" else xp.argmax
     if x.numel() == 0 and (dim is None or x.ndim == 0
@@ -328,6 +334,7 @@ class LogSumExp(Function):
 
 def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
     """Numerically stable log(sum(exp(x), dim)). Integer inputs are promoted to float32."""
+    require_tensor("logsumexp", x)
     if x.dtype.kind not in "fc":
         x = Tensor._make(x.data.astype(np.float32), False, None)
     axes = reduce_axes("logsumexp", x.shape, dim)
