@@ -45,6 +45,7 @@ from .ops.cumulative import cummax, cummin, cumprod, cumsum, logcumsumexp
 from .ops.indexing import (flip, gather, index_select, masked_fill, masked_select, nonzero, roll,
                            scatter, scatter_add, scatter_reduce, tile)
 from .ops.activation import celu, prelu, selu
+from .ops.einsum import einsum
 
 
 def __getattr__(name):
