@@ -46,6 +46,7 @@ from .ops.indexing import (flip, gather, index_select, masked_fill, masked_selec
                            scatter, scatter_add, scatter_reduce, tile)
 from .ops.activation import celu, prelu, selu
 from .ops.einsum import einsum
+from .ops.sorting import argsort, kthvalue, median, sort, topk
 
 
 def __getattr__(name):

@@ -13,6 +13,7 @@ from . import cumulative as C
 from . import elementwise as E
 from . import indexing as X
 from . import reduce as R
+from . import sorting as S
 from . import unary as U
 
 METHODS = {
@@ -49,6 +50,9 @@ METHODS = {
     "masked_fill": X.masked_fill, "masked_select": X.masked_select, "nonzero": X.nonzero,
     "flip": X.flip, "roll": X.roll, "repeat": X.repeat, "tile": X.tile,
     "fliplr": lambda x: X.flip(x, (1,)), "flipud": lambda x: X.flip(x, (0,)),
+    # ordering
+    "sort": S.sort, "argsort": S.argsort, "topk": S.topk, "kthvalue": S.kthvalue,
+    "median": S.median,
 }
 
 
