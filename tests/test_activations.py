@@ -195,3 +195,11 @@ def test_inplace_inside_a_graph_backprops_like_torch(name):
 def test_inplace_on_a_leaf_that_requires_grad_raises():
     with pytest.raises(RuntimeError, match="silu_"):
         F.silu(mt.randn(3, requires_grad=True), inplace=True)
+
+
+@needs_torch
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+@pytest.mark.parametrize("name, call", [a for a in ACTIVATIONS if a[0] in (
+    "gelu", "gelu_tanh", "silu", "mish", "hardswish", "selu", "logsigmoid")])
+def test_activation_on_device(name, call, device):
+    check_op(lambda x: call(F, x), lambda x: call(TF, x), draw((3, 4), 9), device=device)

@@ -69,3 +69,12 @@ def test_einsum_float32_and_integer_dtypes():
     np.testing.assert_allclose(out.numpy(), (a @ b).numpy(), rtol=1e-5, atol=1e-6)
     ints = mt.einsum("i,i->", mt.tensor([1, 2, 3]), mt.tensor([4, 5, 6]))
     assert ints.dtype == np.int64 and ints.item() == 32
+
+
+@needs_torch
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+@pytest.mark.parametrize("equation, shapes", [("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+                                              ("iij->j", [(3, 3, 2)]), ("ij->i", [(3, 4)])])
+def test_einsum_on_device(equation, shapes, device):
+    check_op(lambda *xs: mt.einsum(equation, *xs), lambda *ts: torch.einsum(equation, *ts),
+             *shapes, device=device)

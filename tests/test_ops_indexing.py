@@ -409,3 +409,31 @@ def test_doubling_scan_matches_numpy_accumulate(name, shape, axis):
         a.reshape(-1)[3] = np.nan if name != "logaddexp" else -np.inf
     np.testing.assert_allclose(accumulate(np, name, a, axis, native=False),
                                getattr(np, name).accumulate(a, axis=axis), rtol=1e-13)
+
+
+DEVICE_CASES = [  # (case id, minitorch fn, PyTorch fn, inputs): the CuPy routes on a GPU
+    ("gather", lambda x, i: mt.gather(x, 1, i), lambda x, i: torch.gather(x, 1, i),
+     lambda: (values((3, 4), 30), index((3, 5), 4, 31))),
+    ("scatter_add", lambda x, i, s: mt.scatter_add(x, 1, i, s),
+     lambda x, i, s: torch.scatter_add(x, 1, i, s),
+     lambda: (values((3, 4), 32), index((3, 5), 4, 33), values((3, 5), 34))),
+    ("scatter_prod", lambda x, i, s: mt.scatter_reduce(x, 1, i, s, "prod"),
+     lambda x, i, s: torch.scatter_reduce(x, 1, i, s, "prod"),
+     lambda: (values((3, 4), 35), index((3, 5), 4, 36), values((3, 5), 37))),
+    ("scatter_amax", lambda x, i, s: mt.scatter_reduce(x, 1, i, s, "amax"),
+     lambda x, i, s: torch.scatter_reduce(x, 1, i, s, "amax"),
+     lambda: (values((3, 4), 38), index((3, 5), 4, 39), values((3, 5), 40))),
+    ("index_select", lambda x, i: mt.index_select(x, 0, i), lambda x, i: torch.index_select(x, 0, i),
+     lambda: (values((4, 3), 41), np.array([3, 0, 3]))),
+    ("cummax", lambda x: mt.cummax(x, 1).values, lambda x: torch.cummax(x, 1).values,
+     lambda: (values((3, 9), 42),)),
+    ("logcumsumexp", lambda x: mt.logcumsumexp(x, 1), lambda x: torch.logcumsumexp(x, 1),
+     lambda: (values((3, 9), 43),)),
+]
+
+
+@needs_torch
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+@pytest.mark.parametrize("name, fn, ref, make", DEVICE_CASES, ids=[c[0] for c in DEVICE_CASES])
+def test_index_and_scan_ops_on_device(name, fn, ref, make, device):
+    check_op(fn, ref, *make(), device=device)

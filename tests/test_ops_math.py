@@ -341,3 +341,22 @@ def test_masked_fill_and_scatter_in_place_match_torch():
     x.scatter_add_(0, mt.tensor(idx.T % 3), mt.ones(1, 3, dtype=mt.float64))
     t.scatter_add_(0, torch.tensor(idx.T % 3), torch.ones(1, 3, dtype=torch.float64))
     np.testing.assert_array_equal(x.numpy(), t.numpy())
+
+
+@needs_torch
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+@pytest.mark.parametrize("name", ["erf", "erfc", "sin", "rsqrt", "round", "sign"])
+def test_unary_on_device(name, device):
+    check_op(getattr(mt, name), ref(name), draw((3, 4), "pos", 28), device=device)
+
+
+@needs_torch
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_binary_and_bitwise_on_device(device):
+    check_op(mt.remainder, torch.remainder, draw((3, 4), "any", 29), draw((4,), "pos", 30),
+             device=device)
+    check_op(mt.maximum, torch.maximum, draw((3, 1), "any", 31), draw((4,), "any", 32),
+             device=device)
+    a = mt.tensor(np.array([6, -3, 12]), device=device)
+    assert ((a & 5) | (1 << a.abs())).tolist() == ((torch.tensor([6, -3, 12]) & 5)
+                                                   | (1 << torch.tensor([6, 3, 12]))).tolist()

@@ -105,3 +105,13 @@ def test_ordering_gradcheck(fn):
 def test_ordering_errors_name_the_op(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@needs_torch
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_sort_topk_on_device(device):
+    x = distinct((3, 5), 6)
+    check_op(lambda a: mt.sort(a, 1, True).values, lambda a: torch.sort(a, 1, True).values, x,
+             device=device)
+    check_op(lambda a: mt.topk(a, 2, 0).values, lambda a: torch.topk(a, 2, 0).values, x,
+             device=device)
