@@ -96,8 +96,8 @@ def _grad_for(xp, g, out: str, subs: list[str], arrays: list, i: int, sizes: dic
     grad = xp.broadcast_to(grad, tuple(sizes[c] for c in unique))
     if len(unique) != len(s):  # a diagonal: write onto it, zeros elsewhere
         full = xp.zeros(tuple(sizes[c] for c in s), dtype=g.dtype)
-        grids = xp.indices(grad.shape, sparse=True) if grad.ndim else ()
-        where = {c: grids[k] for k, c in enumerate(unique)}
+        where = {c: xp.arange(sizes[c]).reshape((-1,) + (1,) * (len(unique) - k - 1))
+                 for k, c in enumerate(unique)}  # broadcasting coordinates of grad's entries
         full[tuple(where[c] for c in s)] = grad
         grad = full
     else:

@@ -244,7 +244,7 @@ class Round(Function):
 
     @staticmethod
     def forward(ctx, a, decimals):
-        return get_array_module(a).round(a, decimals)
+        return get_array_module(a).around(a, decimals)
 
     @staticmethod
     def backward(ctx, g):
