@@ -47,6 +47,9 @@ from .ops.indexing import (flip, gather, index_select, masked_fill, masked_selec
 from .ops.activation import celu, prelu, selu
 from .ops.einsum import einsum
 from .ops.sorting import argsort, kthvalue, median, sort, topk
+from .ops.elementwise import hypot, lerp, logaddexp, nan_to_num
+from .ops.reduce import amax, amin, count_nonzero
+from .ops.indexing import repeat_interleave, take_along_dim
 
 
 def __getattr__(name):

@@ -437,3 +437,35 @@ DEVICE_CASES = [  # (case id, minitorch fn, PyTorch fn, inputs): the CuPy routes
 @pytest.mark.parametrize("name, fn, ref, make", DEVICE_CASES, ids=[c[0] for c in DEVICE_CASES])
 def test_index_and_scan_ops_on_device(name, fn, ref, make, device):
     check_op(fn, ref, *make(), device=device)
+
+
+# --------------------------------------------------------------------------- take_along_dim, repeat_interleave
+@needs_torch
+@pytest.mark.parametrize("shape, ishape, dim", [((3, 4), (3, 2), 1), ((1, 4), (3, 2), 1),
+                                                ((3, 4), (1, 5), 1), ((3, 4), (6,), None),
+                                                ((2, 3, 4), (2, 2, 1), 1)])
+def test_take_along_dim_matches_torch(shape, ishape, dim):
+    high = int(np.prod(shape)) if dim is None else shape[dim]
+    check_op(lambda x, i: mt.take_along_dim(x, i, dim), lambda x, i: torch.take_along_dim(x, i, dim),
+             values(shape, 44), index(ishape, high, 45))
+
+
+@needs_torch
+@pytest.mark.parametrize("shape, repeats, dim", [((3,), 2, None), ((2, 3), 2, None),
+                                                 ((2, 3), [1, 0, 2], 1), ((3, 2), 3, 0),
+                                                 ((3, 2), [2, 1, 1], 0), ((), 3, None)])
+def test_repeat_interleave_matches_torch(shape, repeats, dim):
+    reps = (lambda m: m.tensor(repeats)) if isinstance(repeats, list) else (lambda m: repeats)
+    check_op(lambda x: mt.repeat_interleave(x, reps(mt), dim),
+             lambda x: torch.repeat_interleave(x, reps(torch), dim), values(shape, 46))
+    check_op(lambda x: x.repeat_interleave(reps(mt), dim),
+             lambda x: x.repeat_interleave(reps(torch), dim), values(shape, 46))
+
+
+def test_repeat_interleave_and_take_along_dim_errors():
+    with pytest.raises(ValueError, match=r"repeat_interleave: repeats must be one non-negative "
+                       r"count or 3 of them"):
+        mt.repeat_interleave(mt.ones(3), mt.tensor([1, 2]))
+    with pytest.raises(ValueError, match="take_along_dim: input .* are not broadcastable"):
+        mt.take_along_dim(mt.ones(3, 4), mt.zeros(2, 1, dtype=mt.int64), 1)
+    gradcheck_op(lambda x: mt.repeat_interleave(x, mt.tensor([2, 0, 1]), 1), (2, 3))

@@ -360,3 +360,38 @@ def test_binary_and_bitwise_on_device(device):
     a = mt.tensor(np.array([6, -3, 12]), device=device)
     assert ((a & 5) | (1 << a.abs())).tolist() == ((torch.tensor([6, -3, 12]) & 5)
                                                    | (1 << torch.tensor([6, 3, 12]))).tolist()
+
+
+# --------------------------------------------------------------------------- logaddexp, hypot, lerp
+MORE_BINARY = [("logaddexp", "any", "any"), ("hypot", "any", "any")]
+
+
+@needs_torch
+@pytest.mark.parametrize("name, da, db", MORE_BINARY, ids=[b[0] for b in MORE_BINARY])
+@pytest.mark.parametrize("sa, sb", [((3, 4), (3, 4)), ((3, 1), (4,)), ((2, 0), (1,)), ((), (3,))])
+def test_more_binary_match_torch(name, da, db, sa, sb):
+    check_op(getattr(mt, name), ref(name), draw(sa, da, 33, True), draw(sb, db, 34))
+    gradcheck_op(getattr(mt, name), draw(sa, da, 35), draw(sb, db, 36))
+
+
+@needs_torch
+def test_logaddexp_extremes_match_torch():
+    check_op(mt.logaddexp, torch.logaddexp, np.array([1000.0, -1000.0, -np.inf, 3.0]),
+             np.array([999.0, -1001.0, 2.0, -np.inf]))
+
+
+@needs_torch
+@pytest.mark.parametrize("weight", ["scalar", "tensor"])
+def test_lerp_matches_torch(weight):
+    if weight == "scalar":
+        check_op(lambda a, b: mt.lerp(a, b, 0.3), lambda a, b: torch.lerp(a, b, 0.3), (3, 4), (4,))
+    else:
+        check_op(mt.lerp, torch.lerp, (3, 4), (3, 4), (3, 1))
+
+
+@needs_torch
+@pytest.mark.parametrize("kw", [{}, {"nan": 1.5}, {"posinf": 9.0, "neginf": -9.0}])
+def test_nan_to_num_matches_torch(kw):
+    x = np.array([np.nan, np.inf, -np.inf, 1.5, -2.0])
+    check_op(lambda t: mt.nan_to_num(t, **kw), lambda t: torch.nan_to_num(t, **kw), x)
+    assert mt.nan_to_num(mt.tensor([1, 2])).tolist() == [1, 2]

@@ -388,3 +388,31 @@ def test_std_mean_var_mean_match_torch(name, kw):
 def test_std_mean_gradcheck():
     gradcheck_op(lambda x: R.std_mean(x, 1), (3, 4))
     gradcheck_op(lambda x: R.var_mean(x, 0, correction=0), (3, 4))
+
+
+# --------------------------------------------------------------------------- amax, amin, count_nonzero
+@needs_torch
+@pytest.mark.parametrize("name", ["amax", "amin"])
+@pytest.mark.parametrize("dim, keepdim", [((), False), (1, False), ((0, 2), True), (-1, True),
+                                          (None, False)])
+def test_amax_amin_match_torch_with_ties(name, dim, keepdim):
+    """Ties split the gradient evenly (torch.amax), unlike max(dim)."""
+    x = np.random.default_rng(8).integers(0, 3, (3, 4, 2)).astype(np.float64)
+    fn = lambda m: lambda t: getattr(m, name)(t, dim, keepdim)  # noqa: E731
+    ref_dim = () if dim is None else dim
+    check_op(fn(mt), lambda t: getattr(torch, name)(t, ref_dim, keepdim), x)
+
+
+def test_amax_gradcheck_and_errors():
+    gradcheck_op(lambda x: R.amax(x, (0, 1)), (3, 4))
+    with pytest.raises(RuntimeError, match="amax: can't reduce over an empty dim"):
+        R.amax(mt.ones(2, 0), 1)
+
+
+@needs_torch
+@pytest.mark.parametrize("dim", [None, 0, 1, (0, 1)])
+def test_count_nonzero_matches_torch(dim):
+    x = np.array([[0.0, 1.0, 2.0], [0.0, 0.0, -1.0]])
+    got = mt.count_nonzero(mt.tensor(x), dim)
+    expected = torch.count_nonzero(torch.tensor(x), dim)
+    assert got.dtype == np.int64 and got.tolist() == expected.tolist()

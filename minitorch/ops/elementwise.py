@@ -635,3 +635,73 @@ def allclose(input: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08,
              equal_nan: bool = False) -> bool:  # noqa: A002
     """True when every element is ``isclose``: a Python bool, as PyTorch."""
     return bool(isclose(input, other, rtol, atol, equal_nan).data.all())
+
+
+# --------------------------------------------------------------------------- logaddexp, hypot, lerp
+class LogAddExp(Function):
+    """log(exp(a) + exp(b)), stably (NumPy's logaddexp); d/da = exp(a - out), d/db = exp(b - out)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = get_array_module(a).logaddexp(a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved
+        xp = get_array_module(g)
+        return (unbroadcast(g * xp.exp(a - out), a.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(g * xp.exp(b - out), b.shape) if ctx.needs_input_grad[1] else None)
+
+
+class Hypot(Function):
+    """sqrt(a^2 + b^2) without overflow (NumPy's hypot); d/da = a / out, d/db = b / out."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = get_array_module(a).hypot(a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved
+        return (unbroadcast(g * a / out, a.shape) if ctx.needs_input_grad[0] else None,
+                unbroadcast(g * b / out, b.shape) if ctx.needs_input_grad[1] else None)
+
+
+def logaddexp(input, other) -> Tensor:  # noqa: A002
+    return LogAddExp.apply(*_float_pair("logaddexp", input, other))
+
+
+def hypot(input, other) -> Tensor:  # noqa: A002
+    return Hypot.apply(*_float_pair("hypot", input, other))
+
+
+def lerp(input: Tensor, end, weight) -> Tensor:  # noqa: A002
+    """input + weight * (end - input); weight a number or a tensor, all three broadcast."""
+    require_tensor("lerp", input)
+    return add(input, mul(weight, sub(end, input)))
+
+
+class NanToNum(Function):
+    """NaN -> nan, +inf -> posinf, -inf -> neginf (defaults: 0 and the dtype's largest finite
+    values); the gradient passes where the input was finite, 0 where a value was replaced."""
+
+    @staticmethod
+    def forward(ctx, a, nan, posinf, neginf):
+        xp = get_array_module(a)
+        ctx.save_for_backward(xp.isfinite(a))
+        return xp.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.saved[0]
+
+
+def nan_to_num(input: Tensor, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:  # noqa: A002
+    x = require_tensor("nan_to_num", input)
+    if x.dtype.kind not in "fc":
+        return Tensor._make(x.data.copy(), False, None)
+    return NanToNum.apply(x, nan=nan, posinf=posinf, neginf=neginf)

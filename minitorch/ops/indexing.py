@@ -539,3 +539,58 @@ def tile(input: Tensor, dims) -> Tensor:  # noqa: A002
     reps = _reps("tile", (dims,))
     reps = (1,) * (x.ndim - len(reps)) + reps
     return Repeat.apply(x, reps=reps)
+
+
+# --------------------------------------------------------------------------- take_along_dim, repeat_interleave
+def take_along_dim(input: Tensor, indices: Tensor, dim=None) -> Tensor:  # noqa: A002
+    """gather with broadcasting: input and indices broadcast in every dim but ``dim``; with dim
+    None, over the flattened input."""
+    x = require_tensor("take_along_dim", input)
+    if not isinstance(indices, Tensor) or indices.dtype.kind not in "iu":
+        raise TypeError("take_along_dim: indices must be an integer tensor")
+    if dim is None:
+        return gather(x.reshape(-1), 0, _int64(indices.reshape(-1)))
+    axis = normalize_dim("take_along_dim", dim, x.ndim, x.shape)
+    if indices.ndim != x.ndim:
+        raise ValueError(f"take_along_dim: input {x.shape} and indices {indices.shape} must "
+                         "have the same number of dims")
+    try:
+        shape = list(np.broadcast_shapes(tuple(n for d, n in enumerate(x.shape) if d != axis),
+                                         tuple(n for d, n in enumerate(indices.shape) if d != axis)))
+    except ValueError:
+        raise ValueError(f"take_along_dim: input {x.shape} and indices {indices.shape} are not "
+                         f"broadcastable outside dim {axis}") from None
+    x_shape = shape[:axis] + [x.shape[axis]] + shape[axis:]
+    i_shape = shape[:axis] + [indices.shape[axis]] + shape[axis:]
+    xb = x.expand(*x_shape) if tuple(x_shape) != x.shape else x
+    ib = indices.expand(*i_shape) if tuple(i_shape) != indices.shape else indices
+    return gather(xb, axis, _int64(ib))
+
+
+def _int64(t: Tensor) -> Tensor:
+    xp = get_array_module(t.data)
+    return Tensor._make(xp.ascontiguousarray(t.data).astype(np.int64, copy=False), False, None)
+
+
+def repeat_interleave(input: Tensor, repeats, dim=None, *, output_size=None) -> Tensor:  # noqa: A002
+    """Each entry repeated ``repeats`` times (an int, or one count per entry along dim), in
+    place; with dim None, over the flattened input. Differentiable through index_select."""
+    x = require_tensor("repeat_interleave", input)
+    if dim is None:
+        x, axis = x.reshape(-1), 0
+    else:
+        axis = normalize_dim("repeat_interleave", dim, x.ndim, x.shape)
+        x = x.reshape(1) if x.ndim == 0 else x
+    n = x.shape[axis]
+    xp = get_array_module(x.data)
+    counts = repeats.data if isinstance(repeats, Tensor) else np.asarray(repeats)
+    counts = xp.asarray(counts).reshape(-1).astype(np.int64)
+    if counts.size not in (1, n) or bool((counts < 0).any()):
+        raise ValueError(f"repeat_interleave: repeats must be one non-negative count or {n} of "
+                         f"them (dim {axis} of the input of shape {input.shape}), got "
+                         f"{counts.size} values")
+    idx = xp.repeat(xp.arange(n), counts if counts.size == n else int(counts[0]))
+    if output_size is not None and idx.size != output_size:
+        raise ValueError(f"repeat_interleave: output_size {output_size} does not match the "
+                         f"{idx.size} repeated entries")
+    return index_select(x, axis, Tensor._make(idx.astype(np.int64), False, None))

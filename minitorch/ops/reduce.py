@@ -421,3 +421,50 @@ def std_mean(input: Tensor, dim=None, unbiased: bool = True, keepdim: bool = Fal
     """(std, mean) over ``dim``, as torch.std_mean; both differentiable."""
     return (std(input, dim, unbiased, keepdim, correction=correction),
             mean(input, dim, keepdim))
+
+
+# --------------------------------------------------------------------------- amax, amin
+class AMax(Function):
+    """max/min over ``axes`` (several dims at once); the gradient is split evenly among the
+    tied maxima of each slice, as torch.amax (unlike max(dim), which picks one)."""
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim, take_min):
+        out = (a.min if take_min else a.max)(axis=axes, keepdims=True)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(a == out)
+        return out if keepdim else out.reshape(tuple(n for i, n in enumerate(a.shape)
+                                                     if i not in axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        (hit,) = ctx.saved
+        share = _keep(g, hit.shape, ctx.axes, ctx.keepdim) / hit.sum(axis=ctx.axes, keepdims=True)
+        return hit * share
+
+
+def _amax(op: str, x: Tensor, dim, keepdim: bool) -> Tensor:
+    require_tensor(op, x)
+    axes = reduce_axes(op, x.shape, dim)
+    if builtins.any(x.shape[a] == 0 for a in axes) or (x.numel() == 0 and not axes):
+        raise RuntimeError(f"{op}: can't reduce over an empty dim (shape {x.shape}, dim {dim})")
+    return AMax.apply(x, axes=axes, keepdim=bool(keepdim), take_min=op == "amin")
+
+
+def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The maximum over ``dim`` (an int or a tuple; () or None: all dims)."""
+    return _amax("amax", input, dim, keepdim)
+
+
+def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The minimum over ``dim`` (an int or a tuple; () or None: all dims)."""
+    return _amax("amin", input, dim, keepdim)
+
+
+def count_nonzero(input: Tensor, dim=None) -> Tensor:  # noqa: A002
+    """The number of nonzero entries over ``dim`` (int64, no gradient)."""
+    require_tensor("count_nonzero", input)
+    axes = reduce_axes("count_nonzero", input.shape, dim)
+    xp = get_array_module(input.data)
+    return Tensor._make(xp.asarray((input.data != 0).sum(axis=axes), dtype=np.int64), False, None)
