@@ -50,6 +50,12 @@ from .ops.sorting import argsort, kthvalue, median, sort, topk
 from .ops.elementwise import hypot, lerp, logaddexp, nan_to_num
 from .ops.reduce import amax, amin, count_nonzero
 from .ops.indexing import repeat_interleave, take_along_dim
+from .ops.matrix import bmm, diag, diagonal, dot, mm, mv, outer, trace, tril, triu
+from .ops.counting import bincount, bucketize, searchsorted, unique
+from .ops.unary import deg2rad, frac, logit, rad2deg, sinc
+from .ops.elementwise import xlogy
+from .ops.reduce import aminmax, nanmean, nansum, norm
+from . import linalg
 
 
 def __getattr__(name):

@@ -24,3 +24,5 @@ from ..ops.activation import (celu, gelu, glu, hardshrink, hardsigmoid, hardswis
 # inplace= forms of the activations and dropout (they wrap the ops above)
 from ..ops.inplace import dropout, dropout2d, elu, leaky_relu, relu, relu_  # noqa: E402,F811
 from ..ops.layer_norm import group_norm, layer_norm, local_response_norm  # noqa: E402
+from ..ops.counting import one_hot  # noqa: E402
+from ..ops.reduce import normalize  # noqa: E402

@@ -705,3 +705,30 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf=None, neginf=None) -> Ten
     if x.dtype.kind not in "fc":
         return Tensor._make(x.data.copy(), False, None)
     return NanToNum.apply(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+class XLogY(Function):
+    """x log(y), defined as 0 where x == 0 (even at y = 0); d/dx = log(y) (0 where x == 0),
+    d/dy = x / y."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        xp = get_array_module(a)
+        ctx.save_for_backward(a, b)
+        return xp.where(a == 0, xp.zeros((), dtype=a.dtype), a * xp.log(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        xp = get_array_module(g)
+        zero = xp.zeros((), dtype=g.dtype)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = unbroadcast(g * xp.where(a == 0, zero, xp.log(b)), a.shape)
+        if ctx.needs_input_grad[1]:
+            gb = unbroadcast(g * a / b, b.shape)
+        return ga, gb
+
+
+def xlogy(input, other) -> Tensor:  # noqa: A002
+    return XLogY.apply(*_float_pair("xlogy", input, other))

@@ -11,7 +11,9 @@ from . import activation as A
 from . import bitwise as B
 from . import cumulative as C
 from . import elementwise as E
+from . import counting as K
 from . import indexing as X
+from . import matrix as M
 from . import reduce as R
 from . import sorting as S
 from . import unary as U
@@ -53,6 +55,12 @@ METHODS = {
     "logaddexp": E.logaddexp, "hypot": E.hypot, "lerp": E.lerp, "nan_to_num": E.nan_to_num,
     "amax": R.amax, "amin": R.amin, "count_nonzero": R.count_nonzero,
     "take_along_dim": X.take_along_dim, "repeat_interleave": X.repeat_interleave,
+    "tril": M.tril, "triu": M.triu, "diagonal": M.diagonal, "diag": M.diag, "trace": M.trace,
+    "dot": M.dot, "outer": M.outer, "mv": M.mv, "mm": M.mm, "bmm": M.bmm,
+    "bincount": K.bincount, "unique": K.unique,
+    "frac": U.frac, "deg2rad": U.deg2rad, "rad2deg": U.rad2deg, "sinc": U.sinc,
+    "logit": U.logit, "xlogy": E.xlogy, "nansum": R.nansum, "nanmean": R.nanmean,
+    "aminmax": R.aminmax, "norm": R.norm,
     # ordering
     "sort": S.sort, "argsort": S.argsort, "topk": S.topk, "kthvalue": S.kthvalue,
     "median": S.median,
@@ -84,7 +92,8 @@ INPLACE = {  # x.name_(...) -> the op above, in place
         "atan2", "arctan2", "copysign", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
         "bitwise_left_shift", "bitwise_right_shift", "logical_and", "logical_or", "logical_not",
         "cumsum", "cumprod", "gather", "scatter", "scatter_add", "scatter_reduce", "masked_fill",
-        "pow", "neg", "logaddexp", "hypot", "lerp", "nan_to_num")}
+        "pow", "neg", "logaddexp", "hypot", "lerp", "nan_to_num", "tril", "triu", "frac",
+        "deg2rad", "rad2deg", "sinc", "logit", "xlogy")}
 INPLACE.update({"exp": E.exp, "log": E.log, "sqrt": E.sqrt, "abs": E.abs, "clamp": E.clamp,
                 "clip": E.clamp, "sigmoid": A.sigmoid, "tanh": A.tanh, "relu": A.relu})
 del INPLACE["gather"]  # not an in-place op in PyTorch (the result has index's shape)

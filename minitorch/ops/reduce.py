@@ -468,3 +468,116 @@ def count_nonzero(input: Tensor, dim=None) -> Tensor:  # noqa: A002
     axes = reduce_axes("count_nonzero", input.shape, dim)
     xp = get_array_module(input.data)
     return Tensor._make(xp.asarray((input.data != 0).sum(axis=axes), dtype=np.int64), False, None)
+
+
+# --------------------------------------------------------------------------- nansum, nanmean, aminmax
+def _without_nan(op: str, x: Tensor) -> Tensor:
+    from .elementwise import where
+    require_tensor(op, x)
+    if x.dtype.kind != "f":
+        return x
+    xp = get_array_module(x.data)
+    return where(Tensor._make(xp.isnan(x.data), False, None), 0.0, x)
+
+
+def nansum(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """sum treating NaN as 0 (their gradient is 0)."""
+    return sum(_without_nan("nansum", input), dim, keepdim)
+
+
+def nanmean(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The mean of the non-NaN entries; NaN where a slice has none (and gradient 0 there).
+    Each entry is divided by its slice's count before the sum, so an all-NaN slice never
+    sends 0/0 back."""
+    from .elementwise import where
+    _require_float("nanmean", input)
+    xp = get_array_module(input.data)
+    axes = reduce_axes("nanmean", input.shape, dim)
+    nan = xp.isnan(input.data)
+    count = (~nan).sum(axis=axes, keepdims=True)
+    scaled = where(Tensor._make(nan, False, None), 0.0,
+                   input / Tensor._make(xp.maximum(count, 1).astype(input.dtype), False, None))
+    empty = xp.where(count == 0, xp.nan, 0).astype(input.dtype)
+    if not keepdim:
+        empty = empty.reshape(tuple(n for i, n in enumerate(input.shape) if i not in axes))
+    return sum(scaled, dim, keepdim) + Tensor._make(empty, False, None)
+
+
+AminmaxResult = namedtuple("aminmax", ["min", "max"])
+
+
+def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):  # noqa: A002
+    """(amin, amax) over ``dim`` (None: all)."""
+    d = () if dim is None else dim
+    return AminmaxResult(amin(input, d, keepdim), amax(input, d, keepdim))
+
+
+# --------------------------------------------------------------------------- norms
+class VectorNorm(Function):
+    """(sum |x|^p)^(1/p) over ``axes``; p = inf: max |x|, p = 0: the count of nonzeros.
+
+    d/dx = sign(x) |x|^(p-1) / norm^(p-1) (x / norm for p = 2); 0 where the norm is 0 (the
+    subgradient PyTorch uses there); p = inf: split evenly among the tied largest |x|."""
+
+    @staticmethod
+    def forward(ctx, a, ord, axes, keepdim):
+        xp = get_array_module(a)
+        m = xp.abs(a)
+        if ord == float("inf"):
+            out = m.max(axis=axes, keepdims=True)
+        elif ord == -float("inf"):
+            out = m.min(axis=axes, keepdims=True)
+        elif ord == 0:
+            out = (m != 0).sum(axis=axes, keepdims=True).astype(a.dtype)
+        elif ord == 2:
+            out = xp.sqrt((m * m).sum(axis=axes, keepdims=True))
+        else:
+            out = ((m ** ord).sum(axis=axes, keepdims=True)) ** (1.0 / ord)
+        ctx.ord, ctx.axes, ctx.keepdim = ord, axes, keepdim
+        ctx.save_for_backward(a, out)
+        return out if keepdim else out.reshape(tuple(n for i, n in enumerate(a.shape)
+                                                     if i not in axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved
+        xp = get_array_module(g)
+        g = _keep(g, a.shape, ctx.axes, ctx.keepdim)
+        p = ctx.ord
+        zero = xp.zeros((), dtype=g.dtype)
+        if p == 0:
+            return xp.zeros(a.shape, dtype=g.dtype)
+        if abs(p) == float("inf"):
+            hit = xp.abs(a) == out
+            return g * xp.sign(a) * hit / hit.sum(axis=ctx.axes, keepdims=True)
+        safe = xp.where(out == 0, 1, out)
+        if p == 2:
+            d = a / safe
+        else:
+            d = xp.sign(a) * xp.abs(a) ** (p - 1) / safe ** (p - 1)
+        return g * xp.where(out == 0, zero, d)
+
+
+def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """torch.linalg.vector_norm: the ``ord``-norm of x over ``dim`` (None: all elements)."""
+    _require_float("vector_norm", x)
+    if dtype is not None:
+        x = x.to(dtype=dtype)
+    return VectorNorm.apply(x, ord=float(ord), axes=reduce_axes("vector_norm", x.shape, dim),
+                            keepdim=bool(keepdim))
+
+
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:  # noqa: A002
+    """torch.norm for vector norms: p a number or "fro" (the 2-norm of all entries over dim);
+    nuclear norms are not provided (they need an SVD)."""
+    if p == "fro":
+        p = 2
+    if isinstance(p, str):
+        raise ValueError(f"norm: p={p!r} is not supported (only numbers, inf and 'fro')")
+    return vector_norm(input, p, dim, keepdim, dtype=dtype)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:  # noqa: A002
+    """F.normalize: input / max(||input||_p over dim, eps)."""
+    from .elementwise import clamp
+    return input / clamp(vector_norm(input, p, dim, keepdim=True), min=eps)

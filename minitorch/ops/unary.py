@@ -261,3 +261,62 @@ def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001, A002
                             f"tensors, got dtype {x.dtype} (as PyTorch)")
         return Tensor._make(x.data.copy(), False, None)
     return Round.apply(x, decimals=int(decimals))
+
+
+# --------------------------------------------------------------------------- a few more
+Frac = unary_function("Frac", lambda xp, a: a - xp.trunc(a), lambda xp, a, y: xp.ones_like(a))
+Deg2rad = unary_function("Deg2rad", lambda xp, a: a * (math.pi / 180),
+                         lambda xp, a, y: xp.full_like(a, math.pi / 180))
+Rad2deg = unary_function("Rad2deg", lambda xp, a: a * (180 / math.pi),
+                         lambda xp, a, y: xp.full_like(a, 180 / math.pi))
+# sinc(x) = sin(pi x) / (pi x), 1 at 0; derivative (cos(pi x) - sinc(x)) / x, 0 at 0
+Sinc = unary_function("Sinc", lambda xp, a: xp.sinc(a),
+                      lambda xp, a, y: xp.where(a == 0, 0, (xp.cos(math.pi * a) - y)
+                                                / xp.where(a == 0, 1, a)))
+
+
+def frac(input: Tensor) -> Tensor:  # noqa: A002
+    """x - trunc(x) (the sign of x); gradient 1."""
+    x = require_tensor("frac", input)
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"frac: expected a floating-point tensor, got dtype {x.dtype}")
+    return Frac.apply(x)
+
+
+def deg2rad(input: Tensor) -> Tensor:  # noqa: A002
+    return Deg2rad.apply(float_input("deg2rad", input))
+
+
+def rad2deg(input: Tensor) -> Tensor:  # noqa: A002
+    return Rad2deg.apply(float_input("rad2deg", input))
+
+
+def sinc(input: Tensor) -> Tensor:  # noqa: A002
+    """The normalized sinc, sin(pi x) / (pi x), with sinc(0) = 1."""
+    return Sinc.apply(float_input("sinc", input))
+
+
+class Logit(Function):
+    """log(p / (1 - p)), p clamped to [eps, 1 - eps] when eps is given; derivative
+    1 / (p (1 - p)), 0 outside the clamp (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, eps):
+        xp = get_array_module(a)
+        p = a if eps is None else xp.clip(a, eps, 1 - eps)
+        ctx.save_for_backward(a, p)
+        ctx.eps = eps
+        return xp.log(p / (1 - p))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, p = ctx.saved
+        xp = get_array_module(g)
+        d = g / (p * (1 - p))
+        if ctx.eps is None:
+            return d
+        return xp.where((a < ctx.eps) | (a > 1 - ctx.eps), xp.zeros((), dtype=g.dtype), d)
+
+
+def logit(input: Tensor, eps=None) -> Tensor:  # noqa: A002
+    return Logit.apply(float_input("logit", input), eps=None if eps is None else float(eps))
