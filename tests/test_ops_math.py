@@ -395,3 +395,43 @@ def test_nan_to_num_matches_torch(kw):
     x = np.array([np.nan, np.inf, -np.inf, 1.5, -2.0])
     check_op(lambda t: mt.nan_to_num(t, **kw), lambda t: torch.nan_to_num(t, **kw), x)
     assert mt.nan_to_num(mt.tensor([1, 2])).tolist() == [1, 2]
+
+
+# --------------------------------------------------------------------------- clamp with tensor bounds
+@needs_torch
+@pytest.mark.parametrize("sx, slo, shi", [((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), (3, 1)),
+                                          ((3, 4), (), (4,)), ((2, 0), (1,), ())])
+def test_clamp_tensor_bounds_match_torch(sx, slo, shi):
+    """Random values never sit on a bound, so every PyTorch release agrees here."""
+    check_op(lambda x, lo, hi: mt.clamp(x, lo, hi), lambda x, lo, hi: torch.clamp(x, lo, hi),
+             draw(sx, "any", 37, True), np.asarray(draw(slo, "any", 38) - 1),
+             np.asarray(draw(shi, "any", 39) + 1))
+    check_op(lambda x, lo: x.clamp_min(lo), lambda x, lo: x.clamp_min(lo), draw(sx, "any", 40),
+             draw(slo, "any", 41))
+    check_op(lambda x, hi: mt.clamp_max(x, hi), lambda x, hi: torch.clamp_max(x, hi),
+             draw(sx, "any", 42), draw(shi, "any", 43))
+
+
+def test_clamp_tensor_bounds_on_a_tie_and_when_min_exceeds_max():
+    """On a bound the gradient goes to the bound, none to the input (the scalar clamp's rule);
+    where min > max the result is max, and so is the gradient."""
+    x = mt.tensor([1.0, 2.0, 0.5, 3.0], dtype=mt.float64, requires_grad=True)
+    lo = mt.tensor([1.0, 0.0, 0.0, 2.0], dtype=mt.float64, requires_grad=True)
+    hi = mt.tensor([4.0, 2.0, 4.0, 1.0], dtype=mt.float64, requires_grad=True)
+    y = mt.clamp(x, lo, hi)
+    assert y.tolist() == [1.0, 2.0, 0.5, 1.0]
+    y.backward(mt.ones(4, dtype=mt.float64))
+    assert x.grad.tolist() == [0.0, 0.0, 1.0, 0.0]
+    assert lo.grad.tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert hi.grad.tolist() == [0.0, 1.0, 0.0, 1.0]
+    gradcheck_op(lambda a, b, c: mt.clamp(a, b, c), draw((3, 4), "any", 44),
+                 draw((4,), "any", 45) - 1, draw((3, 1), "any", 46) + 1)
+
+
+@needs_torch
+def test_where_with_only_a_condition_is_nonzero_as_tuple():
+    c = np.array([[True, False, True], [False, True, False]])
+    for g, e in zip(mt.where(mt.tensor(c)), torch.where(torch.tensor(c)), strict=True):
+        np.testing.assert_array_equal(g.numpy(), e.numpy())
+    np.testing.assert_array_equal(mt.argwhere(mt.tensor(c)).numpy(),
+                                  torch.argwhere(torch.tensor(c)).numpy())

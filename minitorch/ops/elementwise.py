@@ -350,10 +350,63 @@ def abs(a: Tensor) -> Tensor:  # noqa: A001
     return Abs.apply(require_tensor("abs", a))
 
 
+class ClampTensor(Function):
+    """clamp with tensor bounds: min(max(a, lo), hi), all three broadcast (hi wins where
+    lo > hi, as PyTorch). Each output element's gradient goes to whichever operand it equals:
+    hi where max(a, lo) >= hi, else lo where a <= lo, else a; so a value sitting on a bound
+    passes its gradient to the bound and none to a (as the scalar clamp gives a none)."""
+
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        xp = get_array_module(a)
+        low = xp.maximum(a, lo)
+        takes_hi = low >= hi
+        takes_lo = ~takes_hi & (a <= lo)
+        ctx.save_for_backward(takes_lo, takes_hi)
+        ctx.shapes = (a.shape, lo.shape, hi.shape)
+        return xp.minimum(low, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        takes_lo, takes_hi = ctx.saved
+        sa, sl, sh = ctx.shapes
+        need = ctx.needs_input_grad
+        return (unbroadcast(g * ~(takes_lo | takes_hi), sa) if need[0] else None,
+                unbroadcast(g * takes_lo, sl) if need[1] else None,
+                unbroadcast(g * takes_hi, sh) if need[2] else None)
+
+
 def clamp(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    return Clamp.apply(a, lo=min, hi=max)
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        require_tensor("clamp", a)
+        xp = get_array_module(a.data)
+        inf = xp.asarray(np.inf, dtype=a.dtype) if a.dtype.kind == "f" else None
+        lo = as_tensor(min, a) if min is not None else Tensor._make(
+            -inf if inf is not None else xp.asarray(np.iinfo(a.dtype).min, dtype=a.dtype),
+            False, None)
+        hi = as_tensor(max, a) if max is not None else Tensor._make(
+            inf if inf is not None else xp.asarray(np.iinfo(a.dtype).max, dtype=a.dtype),
+            False, None)
+        try:
+            shape = np.broadcast_shapes(a.shape, lo.shape, hi.shape)
+        except ValueError:
+            raise ValueError(f"clamp: shapes input {a.shape}, min {lo.shape}, max {hi.shape} "
+                             "are not broadcastable") from None
+        if shape != a.shape:
+            raise ValueError(f"clamp: min/max of shapes {lo.shape}, {hi.shape} would broadcast "
+                             f"the input {a.shape} to {shape}")
+        return ClampTensor.apply(a, lo, hi)
+    return Clamp.apply(require_tensor("clamp", a), lo=min, hi=max)
+
+
+def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002
+    return clamp(input, min=min)
+
+
+def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002
+    return clamp(input, max=max)
 
 
 def cast(a: Tensor, dtype) -> Tensor:
@@ -402,8 +455,17 @@ class Where(Function):
         return None, ga, gb
 
 
-def where(condition, input, other) -> Tensor:  # noqa: A002
-    """``input`` where condition holds, else ``other`` (all three broadcast together)."""
+_NO_ARG = object()
+
+
+def where(condition, input=_NO_ARG, other=_NO_ARG) -> Tensor:  # noqa: A002
+    """``input`` where condition holds, else ``other`` (all three broadcast together).
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``, as PyTorch."""
+    if input is _NO_ARG and other is _NO_ARG:
+        from .indexing import nonzero
+        return nonzero(condition, as_tuple=True)
+    if input is _NO_ARG or other is _NO_ARG:
+        raise TypeError("where: give both input and other, or neither")
     cond = condition if isinstance(condition, Tensor) else None
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         if cond is None:

@@ -52,6 +52,7 @@ METHODS = {
     "masked_fill": X.masked_fill, "masked_select": X.masked_select, "nonzero": X.nonzero,
     "flip": X.flip, "roll": X.roll, "repeat": X.repeat, "tile": X.tile,
     "fliplr": lambda x: X.flip(x, (1,)), "flipud": lambda x: X.flip(x, (0,)),
+    "clamp_min": E.clamp_min, "clamp_max": E.clamp_max, "argwhere": X.nonzero,
     "logaddexp": E.logaddexp, "hypot": E.hypot, "lerp": E.lerp, "nan_to_num": E.nan_to_num,
     "amax": R.amax, "amin": R.amin, "count_nonzero": R.count_nonzero,
     "take_along_dim": X.take_along_dim, "repeat_interleave": X.repeat_interleave,
@@ -93,7 +94,7 @@ INPLACE = {  # x.name_(...) -> the op above, in place
         "bitwise_left_shift", "bitwise_right_shift", "logical_and", "logical_or", "logical_not",
         "cumsum", "cumprod", "gather", "scatter", "scatter_add", "scatter_reduce", "masked_fill",
         "pow", "neg", "logaddexp", "hypot", "lerp", "nan_to_num", "tril", "triu", "frac",
-        "deg2rad", "rad2deg", "sinc", "logit", "xlogy")}
+        "deg2rad", "rad2deg", "sinc", "logit", "xlogy", "clamp_min", "clamp_max")}
 INPLACE.update({"exp": E.exp, "log": E.log, "sqrt": E.sqrt, "abs": E.abs, "clamp": E.clamp,
                 "clip": E.clamp, "sigmoid": A.sigmoid, "tanh": A.tanh, "relu": A.relu})
 del INPLACE["gather"]  # not an in-place op in PyTorch (the result has index's shape)
