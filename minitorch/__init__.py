@@ -52,6 +52,8 @@ from .ops.reduce import amax, amin, count_nonzero
 from .ops.indexing import repeat_interleave, take_along_dim
 from .ops.matrix import bmm, diag, diagonal, dot, mm, mv, outer, trace, tril, triu
 from .ops.counting import bincount, bucketize, searchsorted, unique
+from .ops.matrix import cross, diff, meshgrid
+from .ops.distance import cdist
 from .ops.unary import deg2rad, frac, logit, rad2deg, sinc
 from .ops.elementwise import clamp_max, clamp_min, xlogy
 from .ops.indexing import nonzero as argwhere

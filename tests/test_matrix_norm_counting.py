@@ -102,3 +102,50 @@ def test_integer_lookups_match_torch(case):
 def test_errors_name_the_op(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --------------------------------------------------------------------------- distances, diff, meshgrid, cross
+TF = torch.nn.functional if torch else None
+MORE = [  # (case id, minitorch fn, PyTorch fn, input shapes)
+    ("cosine_similarity", lambda x, y: F.cosine_similarity(x, y),
+     lambda x, y: TF.cosine_similarity(x, y), [(3, 4, 2), (3, 4, 2)]),
+    ("cosine_similarity_bcast", lambda x, y: F.cosine_similarity(x, y, dim=-1),
+     lambda x, y: TF.cosine_similarity(x, y, dim=-1), [(3, 4), (4,)]),
+    ("pairwise_distance", lambda x, y: F.pairwise_distance(x, y),
+     lambda x, y: TF.pairwise_distance(x, y), [(3, 4), (3, 4)]),
+    ("pairwise_distance_p1", lambda x, y: F.pairwise_distance(x, y, 1.0, keepdim=True),
+     lambda x, y: TF.pairwise_distance(x, y, 1.0, keepdim=True), [(3, 4), (1, 4)]),
+    ("cdist", lambda x, y: mt.cdist(x, y), lambda x, y: torch.cdist(x, y), [(3, 2), (4, 2)]),
+    ("cdist_batched_p1", lambda x, y: mt.cdist(x, y, 1.0), lambda x, y: torch.cdist(x, y, 1.0),
+     [(2, 3, 4), (2, 5, 4)]),
+    ("diff", lambda x: mt.diff(x), lambda x: torch.diff(x), [(3, 5)]),
+    ("diff_n2_dim0", lambda x: x.diff(2, 0), lambda x: x.diff(2, 0), [(5, 3)]),
+    ("diff_prepend", lambda x, p: mt.diff(x, 1, -1, p), lambda x, p: torch.diff(x, 1, -1, p),
+     [(3, 4), (3, 1)]),
+    ("meshgrid_ij", lambda x, y: sum(g.sum() * (k + 1) for k, g in enumerate(mt.meshgrid(x, y))),
+     lambda x, y: sum(g.sum() * (k + 1) for k, g in enumerate(torch.meshgrid(x, y, indexing="ij"))),
+     [(3,), (4,)]),
+    ("meshgrid_xy", lambda x, y: mt.stack(mt.meshgrid(x, y, indexing="xy")),
+     lambda x, y: torch.stack(torch.meshgrid(x, y, indexing="xy")), [(3,), (4,)]),
+    ("cross", lambda x, y: mt.linalg.cross(x, y), lambda x, y: torch.linalg.cross(x, y),
+     [(4, 3), (4, 3)]),
+    ("cross_dim0", lambda x, y: mt.cross(x, y, dim=0), lambda x, y: torch.cross(x, y, dim=0),
+     [(3, 2), (3, 1)]),
+]
+
+
+@needs_torch
+@pytest.mark.parametrize("name, fn, ref, shapes", MORE, ids=[m[0] for m in MORE])
+def test_more_match_torch(name, fn, ref, shapes):
+    check_op(fn, ref, *shapes, seed=4)
+
+
+@pytest.mark.parametrize("name, fn, ref, shapes", MORE, ids=[m[0] for m in MORE])
+def test_more_gradcheck(name, fn, ref, shapes):
+    gradcheck_op(fn, *shapes, seed=5)
+
+
+def test_cdist_zero_distance_gradient_is_zero():
+    x = mt.tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
+    mt.cdist(x, x.detach()).sum().backward()
+    assert np.isfinite(x.grad.numpy()).all()

@@ -26,3 +26,4 @@ from ..ops.inplace import dropout, dropout2d, elu, leaky_relu, relu, relu_  # no
 from ..ops.layer_norm import group_norm, layer_norm, local_response_norm  # noqa: E402
 from ..ops.counting import one_hot  # noqa: E402
 from ..ops.reduce import normalize  # noqa: E402
+from ..ops.distance import cosine_similarity, pairwise_distance  # noqa: E402

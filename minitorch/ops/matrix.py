@@ -137,3 +137,74 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
     if input.shape[0] != mat2.shape[0]:
         raise ValueError(f"bmm: batch sizes differ: {input.shape} and {mat2.shape}")
     return matmul(input, mat2)
+
+
+def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:  # noqa: A002
+    """The n-th forward difference along dim: out[i] = x[i + 1] - x[i], applied n times, after
+    concatenating prepend / append along dim."""
+    from .shape import cat
+    x = require_tensor("diff", input)
+    if x.ndim == 0:
+        raise ValueError("diff: expected at least a 1-d tensor")
+    axis = normalize_dim("diff", dim, x.ndim, x.shape)
+    parts = [t for t in (prepend, x, append) if t is not None]
+    if len(parts) > 1:
+        x = cat(parts, axis)
+    for _ in range(int(n)):
+        if x.shape[axis] == 0:
+            break
+        head = (slice(None),) * axis + (slice(1, None),)
+        tail = (slice(None),) * axis + (slice(None, -1),)
+        x = (x[head] - x[tail]) if x.dtype != np.bool_ else (x[head] ^ x[tail])
+    return x
+
+
+def meshgrid(*tensors, indexing: str = "ij") -> tuple[Tensor, ...]:
+    """Coordinate grids from 1-d tensors: with "ij" output k varies along dim k; "xy" swaps
+    the first two dims (NumPy/Matlab order)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for t in tensors:
+        require_tensor("meshgrid", t)
+        if t.ndim > 1:
+            raise ValueError(f"meshgrid: expects 0-d or 1-d tensors, got shape {t.shape}")
+    ts = [t.reshape(-1) for t in tensors]
+    if indexing == "xy" and len(ts) >= 2:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple(t.shape[0] for t in ts)
+    grids = [t.reshape(tuple(-1 if k == i else 1 for k in range(len(ts)))).expand(*shape)
+             for i, t in enumerate(ts)]
+    if indexing == "xy" and len(ts) >= 2:  # the grids of (y, x, ...), handed back as (x, y, ...)
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
+def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:  # noqa: A002
+    """The 3-vector cross product along dim (None: the first dim of size 3, as torch.cross;
+    linalg.cross uses -1)."""
+    from .shape import stack
+    require_tensor("cross", input)
+    require_tensor("cross", other)
+    try:
+        shape = np.broadcast_shapes(input.shape, other.shape)
+    except ValueError:
+        raise ValueError(f"cross: shapes {input.shape} and {other.shape} are not broadcastable"
+                         ) from None
+    if dim is None:
+        dims = [d for d, n in enumerate(shape) if n == 3]
+        if not dims:
+            raise ValueError(f"cross: no dim of size 3 in shape {shape}")
+        dim = dims[0]
+    axis = normalize_dim("cross", dim, len(shape), shape)
+    if shape[axis] != 3:
+        raise ValueError(f"cross: dim {dim} must have size 3, got shape {shape}")
+    a, b = input.expand(*shape), other.expand(*shape)
+
+    def part(t, k):
+        return t[(slice(None),) * axis + (k,)]
+    comps = [part(a, 1) * part(b, 2) - part(a, 2) * part(b, 1),
+             part(a, 2) * part(b, 0) - part(a, 0) * part(b, 2),
+             part(a, 0) * part(b, 1) - part(a, 1) * part(b, 0)]
+    return stack(comps, axis)

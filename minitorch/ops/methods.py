@@ -57,7 +57,7 @@ METHODS = {
     "amax": R.amax, "amin": R.amin, "count_nonzero": R.count_nonzero,
     "take_along_dim": X.take_along_dim, "repeat_interleave": X.repeat_interleave,
     "tril": M.tril, "triu": M.triu, "diagonal": M.diagonal, "diag": M.diag, "trace": M.trace,
-    "dot": M.dot, "outer": M.outer, "mv": M.mv, "mm": M.mm, "bmm": M.bmm,
+    "diff": M.diff, "cross": M.cross, "dot": M.dot, "outer": M.outer, "mv": M.mv, "mm": M.mm, "bmm": M.bmm,
     "bincount": K.bincount, "unique": K.unique,
     "frac": U.frac, "deg2rad": U.deg2rad, "rad2deg": U.rad2deg, "sinc": U.sinc,
     "logit": U.logit, "xlogy": E.xlogy, "nansum": R.nansum, "nanmean": R.nanmean,
