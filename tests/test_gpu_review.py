@@ -6,6 +6,8 @@ the exact CUDA sources, compiled with g++ behind an emulation header (tests/emul
   launchers accept (INT32_MAX elements) under UBSan, must not overflow;
 - the CUDA availability check compiles and runs a kernel and a cuBLAS product (a fake CuPy
   stands in for each way an install can be broken), and "cuda:N" is honoured or refused;
+- batch norm's split reductions (grid (splits, C) instead of C blocks) give the statistics
+  and gradient sums of the one-block-per-channel kernels for any split, stably;
 - the implicit-GEMM conv (conv_direct.cu) is register-tiled with wide shared-memory loads (its
   PTX, by nvcc) and stays exact for every tile shape in float32 and float64;
 - CUDA-graph capture (minitorch/cuda/graph.py) keeps every block the captured step allocated,
@@ -129,6 +131,8 @@ BLOCK_STRIDE_CASES = {  # kernels whose threads stride by the block size over on
         "bn_stats": ("x mean var invstd", "x, mean, var, invstd, T, 1, 1, 1e-5"),
         "bn_backward_reduce": ("gy x mean invstd sgy sgx", "gy, x, mean, invstd, sgy, sgx, "
                                                            "T, 1, 1"),
+        "bn_partial_stats": ("x part", "x, part, T, 1, 1, T"),
+        "bn_backward_partial": ("gy x mean invstd part", "gy, x, mean, invstd, part, T, 1, 1, T"),
     },
 }
 BN_THREADS = 256   # as #define'd in batchnorm.cu
@@ -153,7 +157,7 @@ def _driver(filename: str, cases: dict) -> str:
     for name, (buffers, args) in cases.items():
         lines.append(f'    if (!std::strcmp(argv[1], "{name}")) {{')
         for b in buffers.split():
-            ctype = "long long" if b == "idx" else "scalar_t"
+            ctype = {"idx": "long long", "part": "double"}.get(b, "scalar_t")
             lines.append(f"        auto* {b} = ({ctype}*)lazy((long long)T * sizeof({ctype}));")
         lines += [f"        {name}({args});", '        std::printf("ok\\n");', "        return 0;",
                   "    }"]
@@ -539,3 +543,59 @@ def test_conv_inner_loop_uses_wide_shared_loads(dtype, wide, min_ratio, tmp_path
     fmas = len(re.findall(r"fma\.rn\.f(32|64)", text))
     assert wide in text
     assert fmas >= min_ratio * loads, f"{fmas} FMAs per {loads} shared loads"
+
+
+# --------------------------------------------------------------------------- (9) batch norm
+def _bn_split_stats(x, splits, chunk, eps=1e-5):
+    N, C = x.shape[:2]
+    S = x[0, 0].size
+    part = np.full((C, splits, 3), np.nan)
+    mean, var, invstd = (np.full(C, np.nan, dtype=x.dtype) for _ in range(3))
+    emulated_get_function("batchnorm.cu", "bn_partial_stats", x.dtype)(
+        (splits, C), (256,), (np.ascontiguousarray(x), part) + _i32(N, C, S, chunk))
+    emulated_get_function("batchnorm.cu", "bn_finalize_stats", x.dtype)(
+        (1,), (64,), (part, mean, var, invstd) + _i32(C, splits) + (np.float64(eps),))
+    return mean, var, invstd
+
+
+def _bn_split_backward(gy, x, mean, invstd, splits, chunk):
+    N, C = x.shape[:2]
+    S = x[0, 0].size
+    part = np.full((C, splits, 2), np.nan)
+    sgy, sgx = np.full(C, np.nan, dtype=x.dtype), np.full(C, np.nan, dtype=x.dtype)
+    emulated_get_function("batchnorm.cu", "bn_backward_partial", x.dtype)(
+        (splits, C), (256,), (gy, x, mean, invstd, part) + _i32(N, C, S, chunk))
+    emulated_get_function("batchnorm.cu", "bn_backward_finalize", x.dtype)(
+        (1,), (64,), (part, sgy, sgx) + _i32(C, splits))
+    return sgy, sgx
+
+
+@needs_gxx
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,splits", [((7, 3, 5, 5), 1), ((7, 3, 5, 5), 4),
+                                          ((7, 3, 5, 5), 175), ((64, 2), 5), ((3, 1, 1, 1), 2)])
+def test_batch_norm_split_reductions_match_float64(dtype, shape, splits):
+    rng = np.random.default_rng(3)
+    # a large common offset: a one-pass E[x^2] - E[x]^2 would lose the variance to it
+    x = (rng.standard_normal(shape) * 0.5 + 1e3).astype(dtype)
+    gy = rng.standard_normal(shape).astype(dtype)
+    axes = (0,) + tuple(range(2, len(shape)))
+    M = x.size // shape[1]
+    chunk = -(-M // splits)
+    mean, var, invstd = _bn_split_stats(x, splits, chunk)
+    x64 = x.astype(np.float64)
+    mu = x64.mean(axis=axes)
+    v = x64.var(axis=axes)
+    tol = dict(rtol=1e-6, atol=0) if dtype == np.float32 else dict(rtol=1e-12, atol=0)
+    np.testing.assert_allclose(mean, mu, **tol)
+    np.testing.assert_allclose(var, v, rtol=1e-5 if dtype == np.float32 else 1e-10)
+    np.testing.assert_allclose(invstd, 1 / np.sqrt(v + 1e-5), rtol=1e-5 if dtype == np.float32
+                               else 1e-10)
+    sgy, sgx = _bn_split_backward(gy, x, mean, invstd, splits, chunk)
+    bshape = (1, shape[1]) + (1,) * (len(shape) - 2)
+    xhat = (x64 - mean.astype(np.float64).reshape(bshape)) * invstd.astype(
+        np.float64).reshape(bshape)
+    np.testing.assert_allclose(sgy, gy.astype(np.float64).sum(axis=axes),
+                               rtol=1e-5 if dtype == np.float32 else 1e-11, atol=1e-6)
+    np.testing.assert_allclose(sgx, (gy * xhat).sum(axis=axes),
+                               rtol=1e-5 if dtype == np.float32 else 1e-11, atol=1e-6)
