@@ -90,7 +90,7 @@ def _grad_for(xp, g, out: str, subs: list[str], arrays: list, i: int, sizes: dic
     present = set(out).union(*[set(p) for p, _ in others])
     target = "".join(c for c in unique if c in present)
     spec = ",".join([out] + [p for p, _ in others]) + "->" + target
-    grad = xp.einsum(spec, g, *[a for _, a in others], optimize=len(others) > 1)
+    grad = xp.einsum(spec, g, *[a for _, a in others], optimize=bool(others))
     # letters summed by operand i alone: the gradient is the same all along them
     grad = grad.reshape(tuple(sizes[c] if c in present else 1 for c in unique))
     grad = xp.broadcast_to(grad, tuple(sizes[c] for c in unique))
@@ -115,7 +115,9 @@ class Einsum(Function):
         full = [xp.broadcast_to(a, tuple(sizes[c] for c in s)) for a, s in zip(arrays, subs)]
         ctx.subs, ctx.out, ctx.sizes = subs, out, sizes
         ctx.save_for_backward(*full)
-        return xp.einsum(",".join(subs) + "->" + out, *full, optimize=len(arrays) > 2)
+        # optimize: pairwise contractions through BLAS (tensordot) in a good order, instead
+        # of one nested loop over every letter
+        return xp.einsum(",".join(subs) + "->" + out, *full, optimize=len(arrays) > 1)
 
     @staticmethod
     def backward(ctx, g):
