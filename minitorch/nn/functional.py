@@ -10,6 +10,8 @@ from ..ops.loss import cross_entropy, mse_loss, nll_loss
 from ..ops.attention import scaled_dot_product_attention
 from ..ops.embedding import embedding
 from ..ops.interpolate import interpolate, upsample
+from ..ops.conv_transpose import conv1d, conv_transpose1d, conv_transpose2d
+from ..ops.unpool import max_unpool2d
 from ..ops.pointwise_loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
                                   huber_loss, kl_div, l1_loss, smooth_l1_loss)
 from ..ops.conv import conv2d, conv2d_reference

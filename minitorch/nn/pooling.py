@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from ..ops.unpool import max_unpool2d
 from ..tensor import Tensor
 from .module import Module
 
@@ -58,3 +59,15 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class MaxUnpool2d(Module):
+    """Puts max_pool2d's maxima back where they came from (``indices``), zeros elsewhere."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:  # noqa: A002
+        return max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding,
+                            output_size)
