@@ -362,6 +362,13 @@ class Tensor:
     def __ge__(self, other): return _ew.ge(self, other)
     def __eq__(self, other): return _ew.eq(self, other)
     def __ne__(self, other): return _ew.ne(self, other)
+    # The named forms (``pred.eq(y.view_as(pred)).sum()`` in the lectures' accuracy code).
+    def eq(self, other): return _ew.eq(self, other)
+    def ne(self, other): return _ew.ne(self, other)
+    def lt(self, other): return _ew.lt(self, other)
+    def le(self, other): return _ew.le(self, other)
+    def gt(self, other): return _ew.gt(self, other)
+    def ge(self, other): return _ew.ge(self, other)
     # Bitwise on integers, logical on bools (as PyTorch); see ops/bitwise.py.
     def __invert__(self): return _bw.bitwise_not(self)
     def __and__(self, other): return _bw.bitwise_and(self, other)
@@ -524,6 +531,10 @@ class Tensor:
     def squeeze(self, dim=None): return _shape.squeeze(self, dim)
     def unsqueeze(self, dim): return _shape.unsqueeze(self, dim)
     def expand(self, *sizes): return _shape.expand(self, *sizes)
+    def view_as(self, other): return _shape.view(self, *other.shape)
+    def reshape_as(self, other): return _shape.reshape(self, *other.shape)
+    def expand_as(self, other): return _shape.expand(self, *other.shape)
+    def type_as(self, other): return self.to(dtype=other.dtype)
     def contiguous(self): return _shape.contiguous(self)
     def clone(self): return _shape.clone(self)
     def t(self): return _shape.transpose(self, 0, 1) if self.ndim == 2 else self

@@ -26,3 +26,4 @@ from .activation import (CELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswi
 # --- lazy layers: sizes read from the first batch (nn/lazy.py)
 from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyConv2d, LazyLinear,
                    UninitializedBuffer, UninitializedParameter)
+from .pooling import AdaptiveMaxPool2d

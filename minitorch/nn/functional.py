@@ -29,3 +29,4 @@ from ..ops.layer_norm import group_norm, layer_norm, local_response_norm  # noqa
 from ..ops.counting import one_hot  # noqa: E402
 from ..ops.reduce import normalize  # noqa: E402
 from ..ops.distance import cosine_similarity, pairwise_distance  # noqa: E402
+from ..ops.adaptive_max_pool import adaptive_max_pool2d  # noqa: E402

@@ -2,6 +2,7 @@
 ``F.adaptive_avg_pool2d`` (ops/pool.py explains the output-size rule and the max-pool tie rule)."""
 from __future__ import annotations
 
+from ..ops.adaptive_max_pool import adaptive_max_pool2d
 from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from ..ops.unpool import max_unpool2d
 from ..tensor import Tensor
@@ -71,3 +72,17 @@ class MaxUnpool2d(Module):
     def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:  # noqa: A002
         return max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding,
                             output_size)
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max-pool to a fixed output_size whatever the input size (ops/adaptive_max_pool.py)."""
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, input: Tensor):  # noqa: A002
+        return adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
