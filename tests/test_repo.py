@@ -59,3 +59,14 @@ def test_test_extra_brings_the_reference_packages():
     test_extra = re.search(r"^test = \[(.*?)\]", text, re.M | re.S).group(1)
     names = {re.split(r"[<>=\[ ]", d.strip().strip('"'))[0] for d in test_extra.split(",") if d.strip()}
     assert {"torch", "torchvision", "pytest", "hypothesis"} <= names, names
+
+
+def test_every_package_is_listed_in_pyproject():
+    """A package missing from the explicit list works in the editable install and is absent
+    from a wheel: a fresh `pip install .` would fail to import it."""
+    import tomllib
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts)
+             for p in (ROOT / "minitorch").rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
