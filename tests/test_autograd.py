@@ -288,6 +288,10 @@ def test_no_numpy_floating_point_warnings_from_ops():
         for out in (outs[2], outs[6]):
             out.sum().backward()  # sqrt and log of -1 and 0
         assert np.isnan(neg.grad.numpy()[0]) and np.isposinf(neg.grad.numpy()[1])
+        empty = mt.zeros(0, requires_grad=True)
+        for out in (empty.mean(), mt.nn.functional.mse_loss(empty, empty)):  # NaN, as PyTorch
+            assert np.isnan(out.item())
+            out.backward()
 
 
 # --------------------------------------------------------------------------- in-place

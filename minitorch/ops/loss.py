@@ -235,7 +235,8 @@ class MSELoss(Function):
         if reduction == "none":
             return sq
         xp = get_array_module(sq)
-        return xp.asarray(sq.sum() if reduction == "sum" else sq.mean(), dtype=sq.dtype)
+        mean = sq.mean() if sq.size else np.nan  # empty: NaN as PyTorch, no NumPy warning
+        return xp.asarray(sq.sum() if reduction == "sum" else mean, dtype=sq.dtype)
 
     @staticmethod
     def backward(ctx, g):
