@@ -286,7 +286,7 @@ def _validate_entries(header: dict, data_len: int, bad) -> list:
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
+        if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info):
             raise bad(f"tensor {name!r}: expected {{dtype, shape, data_offsets}}, got "
                       f"{str(info)[:100]}")
         dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
