@@ -18,15 +18,15 @@ from ..ops.conv import conv2d, conv2d_reference
 from ..ops.dropout import dropout, dropout2d
 from ..ops.norm import batch_norm
 from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
-# more activations (issue 13)
-from ..ops.activation import (celu, gelu, glu, hardshrink, hardsigmoid, hardswish,  # noqa: E402
-                              hardtanh, logsigmoid, mish, prelu, relu6, selu, silu, softshrink,
-                              softsign, tanhshrink, threshold)
 
 # inplace= forms of the activations and dropout (they wrap the ops above)
 from ..ops.inplace import dropout, dropout2d, elu, leaky_relu, relu, relu_  # noqa: E402,F811
 from ..ops.layer_norm import group_norm, layer_norm, local_response_norm  # noqa: E402
+# more activations (issue 13)
+from ..ops.activation import (celu, gelu, glu, hardshrink, hardsigmoid, hardswish,  # noqa: E402
+                              hardtanh, logsigmoid, mish, prelu, relu6, selu, silu, softshrink,
+                              softsign, tanhshrink, threshold)
+from ..ops.adaptive_max_pool import adaptive_max_pool2d  # noqa: E402
 from ..ops.counting import one_hot  # noqa: E402
 from ..ops.reduce import normalize  # noqa: E402
 from ..ops.distance import cosine_similarity, pairwise_distance  # noqa: E402
-from ..ops.adaptive_max_pool import adaptive_max_pool2d  # noqa: E402
