@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"minitorch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a model on MNIST or Fashion-MNIST")
+    t = sub.add_parser("train", help="train a model on MNIST, Fashion-MNIST or CIFAR-10")
     t.add_argument("--model", default="mlp", type=str.lower,
                    help=f"registered model name: {', '.join(available())} (default mlp)")
     t.add_argument("--dataset", default="mnist", choices=sorted(DATASETS))
@@ -131,6 +131,24 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--distributed", action="store_true",
                    help="data-parallel training over MPI ranks (automatic under mpirun -n N); "
                    "--batch-size stays the global batch, so the result matches one process")
+    t.add_argument("--augment", default=None, metavar="SPEC",
+                   help="augment each training batch on the device, transforms in order, e.g. "
+                   "'crop:4,flip,rotate:10,noise:0.05' (also vflip[:P], translate:F, "
+                   "scale:LO:HI, brightness:B, contrast:C; see minitorch/augment.py)")
+    t.add_argument("--pretrained", default=None, metavar="PATH",
+                   help="start from the weights in PATH (a --save checkpoint or a torchvision "
+                   ".pth state_dict), all but the classification head, which starts fresh")
+    t.add_argument("--freeze", action="store_true",
+                   help="feature extraction: train only the new head; the pretrained layers "
+                   "(and their BatchNorm statistics) stay fixed (needs --pretrained)")
+    t.add_argument("--backbone-lr", type=float, default=None, metavar="LR",
+                   help="fine-tuning: learning rate of the pretrained layers (default: --lr)")
+    t.add_argument("--labels-per-class", type=_positive_int, default=None, metavar="K",
+                   help="train on K labelled images per class (a balanced subset drawn with "
+                   "--seed)")
+    t.add_argument("--aux-weight", type=float, default=0.3,
+                   help="GoogLeNet: weight of each auxiliary classifier's loss (default 0.3, "
+                   "the paper's)")
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on the test set")
     e.add_argument("--checkpoint", required=True, metavar="PATH")
@@ -156,7 +174,7 @@ def run_train(args, out=None) -> int:
     config.check()
     if config.plot:
         _check_plot(config)  # before training, not after it
-    model = build_model(config)
+    model = build_model(config, out=out)
     train_set, test_set = load_datasets(config)
     history = fit(model, train_set, config, test_data=test_set, out=out)
     from . import distributed

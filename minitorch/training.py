@@ -37,8 +37,9 @@ from .checkpoint import (CheckpointDir, CheckpointError, RunLock, check_writable
 from .data import MNIST, DataLoader, FashionMNIST, Subset, random_split
 from .models import get_model
 from .serialization import save
+from .zoo_data import CIFAR10Data, balanced_subset, image_stats
 
-DATASETS = {"mnist": MNIST, "fashion-mnist": FashionMNIST}
+DATASETS = {"mnist": MNIST, "fashion-mnist": FashionMNIST, "cifar10": CIFAR10Data}
 # Defaults where the optimizers' own (PyTorch's) defaults are no good for a first run.
 DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2,
               "adadelta": 1.0}
@@ -89,6 +90,12 @@ class TrainConfig:
     detect_anomaly: bool = False        # stop at the first op giving NaN/Inf
     distributed: bool = False           # data-parallel over the MPI ranks (automatic under
                                         # mpirun); batch_size stays the global batch
+    augment: str | None = None          # batched augmentation: "crop:4,flip" (augment.py)
+    pretrained: str | None = None       # start from these weights, except the head (transfer.py)
+    freeze: bool = False                # feature extraction: only the new head trains
+    backbone_lr: float | None = None    # fine-tuning: the pretrained layers' lr (None: lr)
+    labels_per_class: int | None = None  # few labels: a seeded, balanced subset of K per class
+    aux_weight: float = 0.3             # GoogLeNet: weight of each auxiliary classifier's loss
 
     def as_args(self) -> dict:
         """The configuration as the ``train`` command's arguments (what checkpoints store)."""
@@ -107,13 +114,26 @@ class TrainConfig:
             raise ConfigError("--checkpoint-every needs --checkpoint-dir DIR")
         if self.momentum is not None and self.optimizer not in ("sgd", "rmsprop"):
             raise ConfigError(f"--momentum applies to sgd and rmsprop, not {self.optimizer}")
+        if (self.freeze or self.backbone_lr is not None) and not self.pretrained:
+            raise ConfigError("--freeze and --backbone-lr apply to a pretrained backbone: pass "
+                              "--pretrained PATH")
+        if self.freeze and self.backbone_lr is not None:
+            raise ConfigError("--backbone-lr: a frozen backbone (--freeze) does not train")
+        if self.augment is not None:
+            from .augment import AugmentSpecError, parse
+            try:
+                parse(self.augment)
+            except AugmentSpecError as exc:
+                raise ConfigError(str(exc)) from None
 
 
 # The fields that decide what a run computes: resume refuses a config that changes one, since
 # the result would silently differ from the uninterrupted run.
 RUN_DEFINING = ("model", "dataset", "epochs", "batch_size", "optimizer", "lr", "momentum",
                 "weight_decay", "scheduler", "step_size", "milestones", "gamma",
-                "plateau_patience", "seed", "val_split", "early_stopping", "limit_train")
+                "plateau_patience", "seed", "val_split", "early_stopping", "limit_train",
+                "augment", "pretrained", "freeze", "backbone_lr", "labels_per_class",
+                "aux_weight")
 
 
 class History(list):
@@ -145,10 +165,39 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
 
 
-def build_model(config: TrainConfig):
-    """The registered model ``config.model``, initialised from ``config.seed``, on its device."""
+def model_kwargs(config: TrainConfig) -> dict:
+    """The registry kwargs ``config.model`` needs for ``config.dataset``: ``in_channels`` (3 for
+    CIFAR-10) where the constructor takes it and its default differs (checkpoints store them)."""
+    import inspect
+
+    from .models import _REGISTRY, _canonical
+    build = _REGISTRY.get(_canonical(config.model))
+    channels = getattr(DATASETS[config.dataset], "image_size", (1, 28, 28))[0]
+    try:
+        default = inspect.signature(build).parameters["in_channels"].default
+    except (KeyError, TypeError, ValueError):
+        return {}
+    return {} if default == channels else {"in_channels": channels}
+
+
+def build_model(config: TrainConfig, out=None):
+    """The registered model ``config.model``, initialised from ``config.seed``, on its device;
+    with ``config.pretrained`` its backbone loaded from there (and frozen with ``freeze``)."""
     seed_everything(config.seed)
-    return get_model(config.model).to(config.device)
+    model = get_model(config.model, **model_kwargs(config))
+    if config.pretrained:
+        from .transfer import PretrainedError, freeze_backbone, load_backbone
+        try:
+            heads = load_backbone(model, config.pretrained)
+        except PretrainedError as exc:
+            raise ConfigError(str(exc)) from None
+        if config.freeze:
+            freeze_backbone(model)
+        if out is not None:
+            print(f"backbone from {config.pretrained}"
+                  + (" (frozen)" if config.freeze else "") + f"; new head: {', '.join(heads)}",
+                  file=out)
+    return model.to(config.device)
 
 
 def first(dataset, n: int | None):
@@ -160,8 +209,13 @@ def load_datasets(config: TrainConfig, normalize: bool = True):
     """(train, test) of ``config.dataset``, cut to ``limit_train`` / ``limit_test``."""
     cls = DATASETS[config.dataset]
     kw = dict(root=config.data_root, download=not config.no_download, normalize=normalize)
-    return (first(cls(train=True, **kw), config.limit_train),
-            first(cls(train=False, **kw), config.limit_test))
+    train = first(cls(train=True, **kw), config.limit_train)
+    if config.labels_per_class is not None:
+        try:
+            train = balanced_subset(train, config.labels_per_class, config.seed)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    return train, first(cls(train=False, **kw), config.limit_test)
 
 
 def make_optimizer(config: TrainConfig, params):
@@ -258,8 +312,9 @@ def train_one_epoch(model, loader, optimizer, loss_fn=None, progress=None, sums=
     model.train()
     loss_sum, correct, seen = sums if sums is not None else (0, 0, 0)
     for step, (x, y) in enumerate(loader):
-        logits = model(x)
-        loss = loss_fn(logits, y)
+        out = model(x)
+        loss = loss_fn(out, y)
+        logits = getattr(out, "logits", out)  # GoogLeNet's (logits, aux2, aux1) in training
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -467,7 +522,15 @@ def _fit(model, train_data, config, val_set, test_set, optimizer, scheduler, los
     val_loader = DataLoader(val_set, **eval_kw) if val_set is not None else None
     test_loader = DataLoader(test_set, **eval_kw) if test_set is not None else None
 
-    optimizer = optimizer or make_optimizer(config, model.parameters())
+    if optimizer is None:
+        from .transfer import param_groups
+        lr = config.lr if config.lr is not None else DEFAULT_LR[config.optimizer]
+        optimizer = make_optimizer(config, param_groups(model, lr, config.backbone_lr))
+    if loss_fn is None and getattr(model, "aux_logits", False):
+        from functools import partial
+
+        from .vision.models import googlenet_loss
+        loss_fn = partial(googlenet_loss, aux_weight=config.aux_weight)
     if scheduler is None:
         scheduler = make_scheduler(config, optimizer, has_val=val_loader is not None)
     log(f"{config.model} on {config.dataset}: {len(train_set)} train"
@@ -478,9 +541,12 @@ def _fit(model, train_data, config, val_set, test_set, optimizer, scheduler, los
 
     # ---- the run's state. "epoch": epochs completed (evaluated, scheduler stepped); "step":
     # optimizer steps taken; "sums": (loss sum, correct, seen) of the epoch in progress.
-    meta = {"model": config.model, "model_kwargs": {}, "dataset": config.dataset,
+    meta = {"model": config.model, "model_kwargs": model_kwargs(config),
+            "dataset": config.dataset,
             "normalize": True, "minitorch_version": __version__, "args": config.as_args()}
     generators = {"shuffle": shuffle_gen}
+    if config.augment:  # its own stream, so augmenting doesn't change the data order
+        generators["augment"] = mt_random.Generator().manual_seed(config.seed + 2)
     loop = {"epoch": 0, "step": 0, "sums": None, "best_val": -1.0, "since_best": 0,
             "history": [], "stopped": False}
     history = History()
@@ -507,6 +573,11 @@ def _fit(model, train_data, config, val_set, test_set, optimizer, scheduler, los
         from .nn.parallel import DistributedDataParallel
         train_model = DistributedDataParallel(model)
         train_batches = RankShard(train_loader, train_model)
+    if config.augment:
+        from .augment import Augment, AugmentedBatches
+        mean, std = image_stats(train_set)
+        train_batches = AugmentedBatches(train_batches, Augment(config.augment, mean, std,
+                                                                generators["augment"]))
 
     def checkpoint() -> None:
         target.save(_snapshot(model, optimizer, scheduler, train_loader, generators, loop,
