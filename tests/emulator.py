@@ -6,9 +6,10 @@ How: each .cu file is compiled as plain C++ with g++ behind a tiny header that d
 CUDA keywords (__global__, __shared__, __restrict__, ...) and makes blockIdx/threadIdx/blockDim/
 gridDim variables. A launcher runs the grid's blocks one after another. Inside a block:
 - kernels without __syncthreads run their threads one after another;
-- kernels with shared memory and __syncthreads (the tiled convolution) run each thread of the
-  block as a real OS thread, and __syncthreads is a std::barrier, so the barrier-separated
-  phases happen exactly as on the GPU (all threads finish copying before any multiplies).
+- kernels with shared memory and __syncthreads (the tiled convolution, the reductions) run
+  each thread of the block as a fiber: a thread runs up to its next __syncthreads, then the
+  next one does, so the barrier-separated phases happen exactly as on the GPU (all threads
+  finish copying before any multiplies), deterministically.
 Kernel arguments go through ``void** args`` like cudaLaunchKernel, and the launcher checks each
 argument's byte size against the C parameter type, so an int64 passed for an ``int`` fails here
 instead of being misread on the GPU. Every variant built is one minitorch/cuda/loader.py
@@ -54,13 +55,15 @@ EMU_HEADER = r"""
 #include <cstddef>
 #include <thread>
 #include <type_traits>
+#include <ucontext.h>
 #include <utility>
 #include <vector>
 
 struct emu_dim3 { unsigned x = 0, y = 0, z = 0; };
 static emu_dim3 blockIdx, blockDim, gridDim;   // blocks run one at a time
 static thread_local emu_dim3 threadIdx;        // each emulated thread has its own
-static std::barrier<>* emu_barrier = nullptr;
+static std::barrier<>* emu_barrier = nullptr;  // __syncthreads across OS threads, if set
+static void (*emu_yield)() = nullptr;          // else: the fiber scheduler's (the launcher's)
 
 #define __global__
 #define __device__
@@ -68,7 +71,7 @@ static std::barrier<>* emu_barrier = nullptr;
 #define __forceinline__ inline
 #define __launch_bounds__(...)
 #define __shared__ static   // one copy, shared by the threads of the (single) running block
-inline void __syncthreads() { emu_barrier->arrive_and_wait(); }
+inline void __syncthreads() { if (emu_yield) emu_yield(); else emu_barrier->arrive_and_wait(); }
 using std::max;
 using std::min;
 """
@@ -77,6 +80,26 @@ EMU_LAUNCHER = r"""
 template <typename... A, std::size_t... I>
 static void emu_call(void (*k)(A...), void** args, std::index_sequence<I...>) {
     k(*static_cast<std::remove_cv_t<A>*>(args[I])...);
+}
+
+// Kernels with __syncthreads run each thread of a block as a fiber (ucontext) on this one OS
+// thread: a thread runs until its next __syncthreads (or its end), then the next thread runs;
+// a round ends when every live thread has reached the barrier, and the next round starts.
+// That is the barrier's meaning, made deterministic (a read of shared memory that a missing
+// barrier leaves unordered sees the stale value every time) and cheap (no OS threads).
+struct EmuFiber { ucontext_t ctx; emu_dim3 idx; bool done; };
+static ucontext_t emu_scheduler;
+static std::vector<EmuFiber>* emu_fibers = nullptr;
+static unsigned emu_running = 0;
+static void (*emu_body)() = nullptr;
+
+static void emu_fiber_yield() {
+    swapcontext(&(*emu_fibers)[emu_running].ctx, &emu_scheduler);
+}
+
+static void emu_fiber_entry() {
+    emu_body();
+    (*emu_fibers)[emu_running].done = true;   // uc_link returns to the scheduler
 }
 
 template <typename... A>
@@ -89,6 +112,13 @@ static int emu_launch(void (*k)(A...), const unsigned* g, const unsigned* b, voi
     gridDim = {g[0], g[1], g[2]};
     blockDim = {b[0], b[1], b[2]};
     const unsigned nthreads = b[0] * b[1] * b[2];
+    static void (*kernel)(A...);
+    static void** kargs;
+    kernel = k;
+    kargs = args;
+    constexpr std::size_t STACK = 128 * 1024;
+    std::vector<EmuFiber> fibers(threaded ? nthreads : 0);
+    std::vector<char> stacks(threaded ? nthreads * STACK : 0);
     for (unsigned bz = 0; bz < g[2]; ++bz)
     for (unsigned by = 0; by < g[1]; ++by)
     for (unsigned bx = 0; bx < g[0]; ++bx) {
@@ -100,18 +130,31 @@ static int emu_launch(void (*k)(A...), const unsigned* g, const unsigned* b, voi
             }
             continue;
         }
-        std::barrier<> bar((std::ptrdiff_t)nthreads);
-        emu_barrier = &bar;
-        std::vector<std::thread> pool;
-        pool.reserve(nthreads);
-        for (unsigned t = 0; t < nthreads; ++t)
-            pool.emplace_back([&, t] {
-                threadIdx = {t % b[0], (t / b[0]) % b[1], t / (b[0] * b[1])};
-                emu_call(k, args, std::index_sequence_for<A...>{});
-                bar.arrive_and_drop();   // an exited thread no longer holds up barriers
-            });
-        for (auto& th : pool) th.join();
-        emu_barrier = nullptr;
+        emu_fibers = &fibers;
+        emu_body = [] { emu_call(kernel, kargs, std::index_sequence_for<A...>{}); };
+        emu_yield = emu_fiber_yield;
+        for (unsigned t = 0; t < nthreads; ++t) {
+            EmuFiber& f = fibers[t];
+            getcontext(&f.ctx);
+            f.ctx.uc_stack.ss_sp = stacks.data() + (std::size_t)t * STACK;
+            f.ctx.uc_stack.ss_size = STACK;
+            f.ctx.uc_link = &emu_scheduler;
+            makecontext(&f.ctx, emu_fiber_entry, 0);
+            f.idx = {t % b[0], (t / b[0]) % b[1], t / (b[0] * b[1])};
+            f.done = false;
+        }
+        for (bool live = true; live;) {        // one round per barrier
+            live = false;
+            for (unsigned t = 0; t < nthreads; ++t) {
+                if (fibers[t].done) continue;
+                emu_running = t;
+                threadIdx = fibers[t].idx;
+                swapcontext(&emu_scheduler, &fibers[t].ctx);
+                live = live || !fibers[t].done;
+            }
+        }
+        emu_yield = nullptr;
+        emu_fibers = nullptr;
     }
     return 0;
 }

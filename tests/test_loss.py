@@ -1,4 +1,6 @@
-"""Losses vs PyTorch (forward and grad) and finite differences, plus every error case."""
+"""Losses vs PyTorch (forward and grad) and finite differences, plus every error case. The
+cross-entropy cases run on every backend (tests/backends.py): on the CUDA paths the common case
+is the fused kernel (CrossEntropyFused), the others the generic CrossEntropy."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -6,6 +8,7 @@ from hypothesis import strategies as st
 
 import minitorch as mt
 import minitorch.nn.functional as F
+from backends import backend, given_settings  # noqa: F401  (backend: the fixture)
 from minitorch import nn
 from tests.opcheck import DEVICES, check_op, gradcheck_op, needs_torch, torch
 
@@ -26,12 +29,12 @@ def _weight(C, seed=2):
 
 # --------------------------------------------------------------------------- cross_entropy
 @needs_torch
-@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("smoothing", [0.0, 0.25])
 @pytest.mark.parametrize("shape", [(6, 5), (3, 4, 2, 3), (5,)])
-def test_cross_entropy_matches_torch(device, reduction, weighted, smoothing, shape):
+def test_cross_entropy_matches_torch(backend, reduction, weighted, smoothing, shape):
+    device = backend.device
     C = shape[1] if len(shape) > 1 else shape[0]
     y = _targets(shape[:1] + shape[2:] if len(shape) > 1 else (), C, ignore=len(shape) > 1)
     w = _weight(C) if weighted else None
@@ -51,55 +54,93 @@ def test_cross_entropy_matches_torch(device, reduction, weighted, smoothing, sha
 
 @needs_torch
 @pytest.mark.parametrize("ignore_index", [-100, 2])
-def test_cross_entropy_ignore_index(ignore_index):
-    y = np.array([2, 0, 2, 1, 3])
-    check_op(lambda x: F.cross_entropy(x, mt.Tensor(y), ignore_index=ignore_index),
-             lambda x: torch.nn.functional.cross_entropy(x, torch.tensor(y),
-                                                         ignore_index=ignore_index), (5, 4))
+def test_cross_entropy_ignore_index(backend, ignore_index):
+    y = backend.tensor(np.array([2, 0, 2, 1, 3]))
+    check_op(lambda x: F.cross_entropy(x, y, ignore_index=ignore_index),
+             lambda x: torch.nn.functional.cross_entropy(x, torch.tensor(backend.numpy(y)),
+                                                         ignore_index=ignore_index), (5, 4),
+             device=backend.device)
 
 
 @needs_torch
-def test_cross_entropy_int32_target_and_float32():
+def test_cross_entropy_int32_target_and_float32(backend):
     x = np.random.default_rng(0).standard_normal((8, 10)).astype(np.float32)
     y = np.arange(8, dtype=np.int32)
-    out = F.cross_entropy(mt.Tensor(x), mt.Tensor(y))
+    out = F.cross_entropy(backend.tensor(x), backend.tensor(y))
     ref = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(y).long())
     assert out.dtype == np.float32
     np.testing.assert_allclose(out.item(), ref.item(), rtol=1e-6)
 
 
-def test_cross_entropy_is_stable_for_huge_logits():
-    x = mt.Tensor(np.array([[1000.0, -1000.0, 0.0], [-5000.0, 5000.0, 1.0]]), requires_grad=True)
-    loss = F.cross_entropy(x, mt.Tensor(np.array([0, 0])), reduction="none")
-    np.testing.assert_allclose(loss.data, [0.0, 10000.0])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_is_stable_for_huge_logits(backend, reduction):
+    x = backend.tensor(np.array([[1000.0, -1000.0, 0.0], [-5000.0, 5000.0, 1.0]]),
+                       requires_grad=True)
+    loss = F.cross_entropy(x, backend.tensor(np.array([0, 0])), reduction=reduction)
+    per_row = np.array([0.0, 10000.0])
+    np.testing.assert_allclose(backend.numpy(loss), {"none": per_row, "sum": per_row.sum(),
+                                                     "mean": per_row.mean()}[reduction])
     loss.sum().backward()
-    assert np.isfinite(x.grad.data).all()
-    # (softmax - onehot) / 1 per row: row 0 is ~0, row 1 pushes class 0 up and class 1 down.
-    np.testing.assert_allclose(x.grad.data, [[0, 0, 0], [-1, 1, 0]], atol=1e-12)
+    assert np.isfinite(backend.numpy(x.grad)).all()
+    # (softmax - onehot) per row: row 0 is ~0, row 1 pushes class 0 up and class 1 down.
+    scale = 0.5 if reduction == "mean" else 1.0
+    np.testing.assert_allclose(backend.numpy(x.grad), np.array([[0, 0, 0], [-1, 1, 0]]) * scale,
+                               atol=1e-12)
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.3])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_cross_entropy_gradcheck(smoothing, reduction):
-    y, w = _targets((4, 2), 3, ignore=True), mt.Tensor(_weight(3))
-    gradcheck_op(lambda x: F.cross_entropy(x, mt.Tensor(y), weight=w, reduction=reduction,
-                                           label_smoothing=smoothing), (4, 3, 2))
+def test_cross_entropy_gradcheck(backend, smoothing, reduction):
+    y, w = backend.tensor(_targets((4, 2), 3, ignore=True)), backend.tensor(_weight(3))
+    backend.gradcheck(lambda x: F.cross_entropy(x, y, weight=w, reduction=reduction,
+                                                label_smoothing=smoothing), (4, 3, 2))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_gradcheck_of_the_common_case(backend, reduction):
+    """(N, C) logits, no weights or smoothing: the fused kernel's case on the CUDA paths."""
+    y = backend.tensor(np.array([2, -100, 0, 1, 2]))
+    backend.gradcheck(lambda x: F.cross_entropy(x, y, reduction=reduction), (5, 3))
 
 
 @needs_torch
+@given_settings
 @given(n=st.integers(1, 6), c=st.integers(1, 6), transposed=st.booleans(),
        seed=st.integers(0, 2**16))
-def test_cross_entropy_hypothesis_noncontiguous(n, c, transposed, seed):
+def test_cross_entropy_hypothesis_noncontiguous(backend, n, c, transposed, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((c, n)).T if transposed else rng.standard_normal((n, c))
     y = rng.integers(0, c, size=n)
-    check_op(lambda a: F.cross_entropy(a, mt.Tensor(y)),
-             lambda a: torch.nn.functional.cross_entropy(a, torch.tensor(y)), x, seed=seed)
+    check_op(lambda a: F.cross_entropy(a, backend.tensor(y)),
+             lambda a: torch.nn.functional.cross_entropy(a, torch.tensor(y)), x, seed=seed,
+             device=backend.device)
 
 
-def test_cross_entropy_all_ignored_mean_is_nan_like_torch():
-    x = mt.Tensor(np.zeros((2, 3)), requires_grad=True)
-    loss = F.cross_entropy(x, mt.Tensor(np.array([-100, -100])))
+@pytest.mark.parametrize("case, fused", [
+    (dict(shape=(6, 4)), True), (dict(shape=(6, 4), reduction="sum"), True),
+    (dict(shape=(6, 4), reduction="none"), False), (dict(shape=(6, 4), label_smoothing=0.1), False),
+    (dict(shape=(6, 4), weight=np.ones(4)), False), (dict(shape=(6, 4, 2)), False),
+    (dict(shape=(6, 4), dtype=np.float16), False)])
+def test_cross_entropy_graph_names_the_algorithm_that_ran(backend, case, fused):
+    """The CUDA paths run (N, C) logits without weights/smoothing, float32/64, reduced, by the
+    fused kernel (its own Function); everything else by the generic one, as on the CPU."""
+    case = dict(case)
+    shape, dtype = case.pop("shape"), case.pop("dtype", np.float64)
+    z = backend.tensor(np.random.default_rng(1).standard_normal(shape).astype(dtype),
+                       requires_grad=True)
+    y = backend.tensor(np.random.default_rng(2).integers(0, 4, (shape[0],) + shape[2:]))
+    if "weight" in case:
+        case["weight"] = backend.tensor(case["weight"].astype(dtype))
+    loss = F.cross_entropy(z, y, **case)
+    ran = "CrossEntropyFused" if fused and backend.is_cuda_path else "CrossEntropy"
+    assert loss.grad_fn.name() == ran
+    loss.sum().backward()
+    assert z.grad.dtype == dtype and np.isfinite(backend.numpy(z.grad)).all()
+
+
+def test_cross_entropy_all_ignored_mean_is_nan_like_torch(backend):
+    x = backend.tensor(np.zeros((2, 3)), requires_grad=True)
+    loss = F.cross_entropy(x, backend.tensor(np.array([-100, -100])))
     assert np.isnan(loss.item())
     if torch is not None:
         assert np.isnan(torch.nn.functional.cross_entropy(

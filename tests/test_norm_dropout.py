@@ -1,5 +1,7 @@
 """batch_norm (functional and BatchNorm1d/2d modules: running stats, momentum, eval mode,
-state_dict) and dropout / dropout2d (statistics, eval identity, reproducibility)."""
+state_dict) and dropout / dropout2d (statistics, eval identity, reproducibility). The functional
+cases run on every backend (tests/backends.py): on the CUDA paths batch norm is the fused
+kernels' Function (BatchNormFused)."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -8,7 +10,8 @@ from hypothesis import strategies as st
 import minitorch as mt
 import minitorch.nn as nn
 import minitorch.nn.functional as F
-from opcheck import check_op, gradcheck_op, needs_torch, torch
+from backends import backend, given_settings  # noqa: F401  (backend: the fixture)
+from opcheck import check_op, needs_torch, torch
 
 SHAPES = [(5, 3), (4, 3, 6), (3, 3, 4, 5), (2, 3, 1, 1)]
 
@@ -21,28 +24,48 @@ def strided(shape, seed=0):
 # --------------------------------------------------------------------------- F.batch_norm
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("training", [True, False])
-def test_batch_norm_matches_torch(shape, training):
+def test_batch_norm_matches_torch(backend, shape, training):
     rm0 = np.random.default_rng(1).standard_normal(3)
     rv0 = np.random.default_rng(2).uniform(0.5, 2, 3)
+    stats = {}
 
     def run(lib, x, w, b):
-        tensor = (lambda a: mt.tensor(a.copy())) if lib is F else (lambda a: torch.tensor(a.copy()))
-        return lib.batch_norm(x, tensor(rm0), tensor(rv0), w, b, training=training,
-                              momentum=0.3, eps=1e-3)
+        tensor = backend.tensor if lib is F else torch.tensor
+        stats[lib] = tensor(rm0.copy()), tensor(rv0.copy())
+        return lib.batch_norm(x, *stats[lib], w, b, training=training, momentum=0.3, eps=1e-3)
     check_op(lambda *a: run(F, *a), (lambda *a: run(torch.nn.functional, *a)) if torch else None,
-             strided(shape), (3,), (3,))
+             strided(shape), (3,), (3,), device=backend.device)
+    if torch is not None:  # the running statistics were updated alike (training) or kept
+        for ours, theirs in zip(stats[F], stats[torch.nn.functional]):
+            np.testing.assert_allclose(backend.numpy(ours), theirs.numpy(), rtol=1e-10)
 
 
 @pytest.mark.parametrize("shape", SHAPES[:3])
 @pytest.mark.parametrize("training", [True, False])
-def test_batch_norm_gradcheck(shape, training):
-    rm, rv = mt.tensor(np.zeros(3)), mt.tensor(np.ones(3) * 1.5)
-    gradcheck_op(lambda x, w, b: F.batch_norm(x, rm, rv, w, b, training=training, momentum=0.0),
-                 shape, (3,), (3,))
+def test_batch_norm_gradcheck(backend, shape, training):
+    rm, rv = backend.tensor(np.zeros(3)), backend.tensor(np.ones(3) * 1.5)
+    backend.gradcheck(lambda x, w, b: F.batch_norm(x, rm, rv, w, b, training=training,
+                                                   momentum=0.0), shape, (3,), (3,))
 
 
-def test_batch_norm_gradcheck_without_affine_and_running_stats():
-    gradcheck_op(lambda x: F.batch_norm(x, None, None, training=True), (4, 2, 3))
+def test_batch_norm_gradcheck_without_affine_and_running_stats(backend):
+    backend.gradcheck(lambda x: F.batch_norm(x, None, None, training=True), (4, 2, 3))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_graph_names_the_algorithm_that_ran(backend, dtype, training):
+    """The CUDA paths run float32/64 through the fused kernels' Function; other dtypes (and
+    every CPU path) through the generic one, with the same results."""
+    x = backend.tensor((np.random.default_rng(3).standard_normal((4, 3, 2, 2)) + 1).astype(dtype),
+                       requires_grad=True)
+    w, b = (backend.tensor(np.ones(3, dtype), requires_grad=True) for _ in range(2))
+    rm, rv = backend.tensor(np.zeros(3, dtype)), backend.tensor(np.ones(3, dtype))
+    y = F.batch_norm(x, rm, rv, w, b, training=training)
+    fused = backend.is_cuda_path and dtype != np.float16
+    assert y.grad_fn.name() == ("BatchNormFused" if fused else "BatchNorm")
+    y.backward(backend.tensor(np.ones(y.shape, dtype)))
+    assert x.grad.dtype == dtype and np.isfinite(backend.numpy(x.grad)).all()
 
 
 @needs_torch
@@ -149,44 +172,44 @@ def test_batch_norm_errors(call, match):
 
 # --------------------------------------------------------------------------- dropout
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
-def test_dropout_statistics(p):
+def test_dropout_statistics(backend, p):
     mt.manual_seed(0)
-    x = mt.ones(400, 500)
-    y = F.dropout(x, p).numpy()
+    x = backend.tensor(np.ones((400, 500), np.float32))
+    y = backend.numpy(F.dropout(x, p))
     zeroed = (y == 0).mean()
     assert abs(zeroed - p) < 0.01                                # fraction zeroed ~ p
     np.testing.assert_allclose(y[y != 0], 1 / (1 - p), rtol=1e-6)  # survivors scaled
     assert abs(y.mean() - 1) < 0.02                              # E[y] = x (inverted)
 
 
-def test_dropout_backward_is_the_mask_and_float64_works():
-    x = mt.tensor(np.random.default_rng(6).standard_normal((30, 20)), requires_grad=True)
+def test_dropout_backward_is_the_mask_and_float64_works(backend):
+    x = backend.tensor(np.random.default_rng(6).standard_normal((30, 20)), requires_grad=True)
     y = F.dropout(x, 0.3)
-    y.backward(np.ones(y.shape))
-    mask = y.detach().numpy() / x.detach().numpy()
-    np.testing.assert_allclose(x.grad.numpy(), mask, rtol=1e-12)
+    y.backward(backend.tensor(np.ones(y.shape)))
+    mask = backend.numpy(y) / backend.numpy(x)
+    np.testing.assert_allclose(backend.numpy(x.grad), mask, rtol=1e-12)
     assert y.dtype == np.float64 and set(np.round(np.unique(mask), 8)) <= {0, round(1 / 0.7, 8)}
 
 
-def test_dropout_gradcheck():
+def test_dropout_gradcheck(backend):
     mt.manual_seed(1)
 
     def fn(x):  # the same mask on every call: re-seed before each draw
         mt.manual_seed(1)
         return F.dropout(x, 0.4)
-    gradcheck_op(fn, (4, 5))
+    backend.gradcheck(fn, (4, 5))
 
 
-def test_dropout_eval_identity_edges_and_seed():
-    x = mt.randn(10, 10)
+def test_dropout_eval_identity_edges_and_seed(backend):
+    x = backend.tensor(mt.randn(10, 10).numpy())
     assert F.dropout(x, 0.5, training=False) is x
     assert F.dropout(x, 0.0) is x
-    np.testing.assert_array_equal(F.dropout(x, 1.0).numpy(), 0)
+    np.testing.assert_array_equal(backend.numpy(F.dropout(x, 1.0)), 0)
     mt.manual_seed(42)
-    a = F.dropout(x, 0.5).numpy()
+    a = backend.numpy(F.dropout(x, 0.5))
     mt.manual_seed(42)
-    np.testing.assert_array_equal(F.dropout(x, 0.5).numpy(), a)
-    assert not np.array_equal(F.dropout(x, 0.5).numpy(), a)  # the stream moves on
+    np.testing.assert_array_equal(backend.numpy(F.dropout(x, 0.5)), a)
+    assert not np.array_equal(backend.numpy(F.dropout(x, 0.5)), a)  # the stream moves on
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.5, "0.5"])
@@ -198,15 +221,15 @@ def test_dropout_rejects_bad_p(p):
         nn.Dropout(p)
 
 
-def test_dropout2d_zeroes_whole_channels():
+def test_dropout2d_zeroes_whole_channels(backend):
     mt.manual_seed(3)
-    x = mt.ones(64, 32, 3, 4)
-    y = F.dropout2d(x, 0.25).numpy()
+    x = backend.tensor(np.ones((64, 32, 3, 4), np.float32))
+    y = backend.numpy(F.dropout2d(x, 0.25))
     per_channel = y.reshape(64, 32, -1)
     assert (per_channel.min(axis=2) == per_channel.max(axis=2)).all()  # all or nothing
     assert abs((per_channel[:, :, 0] == 0).mean() - 0.25) < 0.03
     np.testing.assert_allclose(np.unique(y), [0, 1 / 0.75], rtol=1e-6)
-    assert F.dropout2d(mt.ones(3, 4, 4), 0.5).shape == (3, 4, 4)     # unbatched (C, H, W)
+    assert F.dropout2d(backend.tensor(np.ones((3, 4, 4))), 0.5).shape == (3, 4, 4)  # unbatched
     with pytest.raises(ValueError, match=r"dropout2d: expected a 3-D \(C, H, W\) or 4-D"):
         F.dropout2d(mt.ones(3, 4), 0.5)
 
