@@ -132,9 +132,11 @@ for ax, key in zip(axes, [(0, 1, 1), (1, 1, 1), (1, 2, 1), (0, 1, 2)]):
 # Here is the 5×5 example's `col`: 9 rows (kernel taps), 9 columns (windows).
 
 # %%
-from minitorch.ops.conv import im2col     # the kernel F.conv2d uses: (C*KH*KW, N*OH*OW)
+from minitorch.kernel_table import kernels_for   # the kernel F.conv2d uses: (C*KH*KW, N*OH*OW)
+from minitorch.ops.geometry import Geometry2d
 
-col = im2col(X[None, None], 3, 3, 1, 1, 0, 0, 1, 1, 3, 3)    # KH KW, SH SW, PH PW, DH DW, OH OW
+geom = Geometry2d(KH=3, KW=3, SH=1, SW=1, PH=0, PW=0, DH=1, DW=1, OH=3, OW=3)
+col = kernels_for(X).im2col(X[None, None], geom)
 print("col shape:", col.shape)
 fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [9, 1.4]},
                              constrained_layout=True)
