@@ -6,19 +6,19 @@
 // Backward (xhat = (x - mean) * invstd, M = N*S values per channel):
 //                     gb_c = sum gy,  gg_c = sum gy * xhat,
 //                     gx = g_c * invstd_c * (gy - gb_c / M - xhat * gg_c / M)
-// The per-channel sums use one block per channel and a fixed-shape tree in shared memory, so
-// they are deterministic; they accumulate in double (cheap here, and float32 sums of 10^5
-// values would lose digits). gamma/beta may be NULL (affine=False): g = 1, b = 0.
+// gamma/beta may be NULL (affine=False): g = 1, b = 0.
 //
-// Filling the GPU: one block per channel is C blocks (6 to 64 for these models) on a GPU with
-// 132 SMs. The split kernels (bn_partial_stats + bn_finalize_stats, bn_backward_partial +
-// bn_backward_finalize) cut each channel's M = N*S values into `splits` fixed chunks of
-// `chunk` values, one block each (grid (splits, C)), and combine the chunks' results per
-// channel in chunk order: deterministic, and the split count comes from the shape alone.
-// The launch rule (minitorch/cuda/fused.py): splits = min(ceil(528 / C), ceil(M / 1024)),
-// i.e. about four blocks per SM of a 132-SM H100/H200 and at least 1024 values (4 per thread)
-// a block. A chunk's mean and M2 = sum (x - mean)^2 come from two passes over the chunk (as
-// bn_stats does for a whole channel); chunks combine with Chan et al.'s pairwise rule
+// The per-channel reductions fill the GPU even with few channels: one block per channel
+// would be C blocks (6 to 64 for these models) on a GPU with 132 SMs. So each channel's M
+// values are cut into `splits` fixed chunks of `chunk` values, one block each (grid
+// (splits, C): bn_partial_stats, bn_backward_partial), and a second tiny kernel combines a
+// channel's chunks in chunk order (bn_finalize_stats, bn_backward_finalize). A block sums
+// with a fixed-shape tree in shared memory, and the split count comes from the shape alone
+// (minitorch/cuda/fused.py: splits = min(ceil(528 / C), ceil(M / 1024)), about four blocks
+// per SM of a 132-SM H100/H200 and at least 1024 values a block), so the result is the same
+// on every run and every GPU. Sums accumulate in double (cheap here, and float32 sums of
+// 10^5 values would lose digits). A chunk's mean and M2 = sum (x - mean)^2 come from two
+// passes over the chunk; chunks combine with Chan et al.'s pairwise rule
 //   n = na + nb,  d = mb - ma,  mean = ma + d * nb / n,  M2 = M2a + M2b + d^2 * na * nb / n,
 // which never forms E[x^2] - E[x]^2.
 
@@ -39,35 +39,6 @@ __device__ __forceinline__ acc_t bn_block_sum(acc_t* red, acc_t v)
     return result;
 }
 
-// Grid: C blocks of BN_THREADS. Writes mean, biased var and invstd per channel.
-extern "C" __global__ void __launch_bounds__(BN_THREADS) bn_stats(
-    const scalar_t* __restrict__ x, scalar_t* __restrict__ mean, scalar_t* __restrict__ var,
-    scalar_t* __restrict__ invstd, int N, int C, int S, double eps)
-{
-    __shared__ acc_t red[BN_THREADS];
-    const int c = blockIdx.x;
-    const int M = N * S;
-    acc_t s = 0;
-    // 64-bit counters: M fits in an int (the launcher checks), j + BN_THREADS may not.
-    for (long long j = threadIdx.x; j < M; j += BN_THREADS) {
-        const int i = (int)j;
-        s += x[((i / S) * C + c) * S + i % S];
-    }
-    const acc_t mu = bn_block_sum(red, s) / M;
-    acc_t q = 0;
-    for (long long j = threadIdx.x; j < M; j += BN_THREADS) {
-        const int i = (int)j;
-        const acc_t d = x[((i / S) * C + c) * S + i % S] - mu;
-        q += d * d;
-    }
-    const acc_t v = bn_block_sum(red, q) / M;
-    if (threadIdx.x == 0) {
-        mean[c] = (scalar_t)mu;
-        var[c] = (scalar_t)v;
-        invstd[c] = (scalar_t)(1.0 / sqrt(v + eps));
-    }
-}
-
 // y = (x - mean) * invstd * gamma + beta, elementwise (also the eval-mode forward, with the
 // running statistics passed as mean / invstd).
 extern "C" __global__ void bn_apply(
@@ -83,31 +54,6 @@ extern "C" __global__ void bn_apply(
         const int c = (i / S) % C;
         const scalar_t g = gamma ? gamma[c] : (scalar_t)1, b = beta ? beta[c] : (scalar_t)0;
         y[i] = (x[i] - mean[c]) * invstd[c] * g + b;
-    }
-}
-
-// Grid: C blocks. sum_gy[c] = sum gy, sum_gy_xhat[c] = sum gy * xhat over channel c.
-extern "C" __global__ void __launch_bounds__(BN_THREADS) bn_backward_reduce(
-    const scalar_t* __restrict__ gy, const scalar_t* __restrict__ x,
-    const scalar_t* __restrict__ mean, const scalar_t* __restrict__ invstd,
-    scalar_t* __restrict__ sum_gy, scalar_t* __restrict__ sum_gy_xhat, int N, int C, int S)
-{
-    __shared__ acc_t red[BN_THREADS];
-    const int c = blockIdx.x;
-    const int M = N * S;
-    const acc_t mu = mean[c], is = invstd[c];
-    acc_t a = 0, b = 0;
-    for (long long j = threadIdx.x; j < M; j += BN_THREADS) {  // 64-bit: see bn_stats
-        const int i = (int)j;
-        const int at = ((i / S) * C + c) * S + i % S;
-        a += gy[at];
-        b += gy[at] * ((x[at] - mu) * is);
-    }
-    a = bn_block_sum(red, a);
-    b = bn_block_sum(red, b);
-    if (threadIdx.x == 0) {
-        sum_gy[c] = (scalar_t)a;
-        sum_gy_xhat[c] = (scalar_t)b;
     }
 }
 
@@ -130,7 +76,7 @@ extern "C" __global__ void bn_backward_apply(
     }
 }
 
-// ------------------------------------------------------------------------ split reductions
+// ------------------------------------------------------------------------ reductions
 // Grid (splits, C), BN_THREADS each. part[(c * splits + s) * 3 + {0, 1, 2}] = the count, mean
 // and M2 of chunk s of channel c: values j in [s*chunk, min(M, (s+1)*chunk)), j = n*S + q.
 extern "C" __global__ void __launch_bounds__(BN_THREADS) bn_partial_stats(
@@ -142,7 +88,8 @@ extern "C" __global__ void __launch_bounds__(BN_THREADS) bn_partial_stats(
     const long long begin = (long long)s * chunk;
     const long long end = begin + chunk < M ? begin + chunk : M;
     const long long n = end > begin ? end - begin : 0;
-    // 64-bit counters, 32-bit index arithmetic: j < M <= INT_MAX (x.size, checked).
+    // 64-bit counters (j + BN_THREADS may pass INT_MAX), 32-bit index arithmetic: j < M <=
+    // INT_MAX (x.size, checked by the launcher).
     acc_t sum = 0;
     for (long long j = begin + threadIdx.x; j < end; j += BN_THREADS) {
         const int i = (int)j;

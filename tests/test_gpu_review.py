@@ -6,8 +6,8 @@ the exact CUDA sources, compiled with g++ behind an emulation header (tests/emul
   launchers accept (INT32_MAX elements) under UBSan, must not overflow;
 - the CUDA availability check compiles and runs a kernel and a cuBLAS product (a fake CuPy
   stands in for each way an install can be broken), and "cuda:N" is honoured or refused;
-- batch norm's split reductions (grid (splits, C) instead of C blocks) give the statistics
-  and gradient sums of the one-block-per-channel kernels for any split, stably;
+- batch norm's split reductions (grid (splits, C) instead of C blocks) match float64 for any
+  split, stably, and the fused batch norm launches them on a grid of ~528 blocks;
 - the implicit-GEMM conv (conv_direct.cu) is register-tiled with wide shared-memory loads (its
   PTX, by nvcc) and stays exact for every tile shape in float32 and float64;
 - CUDA-graph capture (minitorch/cuda/graph.py) keeps every block the captured step allocated,
@@ -128,9 +128,6 @@ GRID_STRIDE_CASES = {  # file: {kernel: (buffers, arguments)}; T = TOTAL, buffer
 }
 BLOCK_STRIDE_CASES = {  # kernels whose threads stride by the block size over one channel
     "batchnorm.cu": {
-        "bn_stats": ("x mean var invstd", "x, mean, var, invstd, T, 1, 1, 1e-5"),
-        "bn_backward_reduce": ("gy x mean invstd sgy sgx", "gy, x, mean, invstd, sgy, sgx, "
-                                                           "T, 1, 1"),
         "bn_partial_stats": ("x part", "x, part, T, 1, 1, T"),
         "bn_backward_partial": ("gy x mean invstd part", "gy, x, mean, invstd, part, T, 1, 1, T"),
     },
@@ -599,3 +596,29 @@ def test_batch_norm_split_reductions_match_float64(dtype, shape, splits):
                                rtol=1e-5 if dtype == np.float32 else 1e-11, atol=1e-6)
     np.testing.assert_allclose(sgx, (gy * xhat).sum(axis=axes),
                                rtol=1e-5 if dtype == np.float32 else 1e-11, atol=1e-6)
+
+
+def test_batch_norm_split_rule_fills_the_gpu():
+    from minitorch.cuda.fused import BN_TARGET_BLOCKS, _bn_splits
+    for N, C, S in [(64, 6, 28 * 28), (512, 20, 24 * 24), (64, 50, 8 * 8), (2048, 1, 1)]:
+        splits, chunk = _bn_splits(N * S, C)
+        assert splits * chunk >= N * S > (splits - 1) * chunk      # chunks cover M exactly
+        assert splits * C >= min(BN_TARGET_BLOCKS, C * -(-N * S // 1024)), (N, C, S, splits)
+    assert _bn_splits(10, 3) == (1, 10)          # small channels: one block each
+    assert _bn_splits(0, 3) == (1, 1)            # empty batch: one (empty) chunk
+    with pytest.raises(ValueError, match="batch_norm: 70000 channels"):
+        _bn_splits(10, 70000)
+
+
+@needs_gxx
+def test_fused_batch_norm_launches_the_split_kernels(emulated):
+    from minitorch.cuda import fused
+    from emulator import launched
+    x = np.random.default_rng(5).standard_normal((8, 3, 20, 20))
+    g, b = np.ones(3), np.zeros(3)
+    with launched() as names:
+        y, mean, invstd = fused.batch_norm_forward(x, g, b)
+        fused.batch_norm_backward(np.ones_like(x), x, g, mean, invstd)
+    assert names == ["bn_partial_stats", "bn_finalize_stats", "bn_apply",
+                     "bn_backward_partial", "bn_backward_finalize", "bn_backward_apply"]
+    np.testing.assert_allclose(mean, x.mean(axis=(0, 2, 3)), rtol=1e-12)

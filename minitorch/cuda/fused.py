@@ -67,6 +67,24 @@ def _channels(op, x):
     return N, C, S
 
 
+BN_TARGET_BLOCKS = 528  # ~4 blocks per SM of a 132-SM H100/H200; a constant, so the split
+                        # (and with it the order of the sums) never depends on the GPU model
+BN_MIN_CHUNK = 1024     # values per block at least: 4 per thread
+MAX_GRID_Y = 65535      # CUDA's limit on gridDim.y (the channels of the split kernels)
+
+
+def _bn_splits(M: int, C: int) -> tuple[int, int]:
+    """(splits, chunk): each channel's M values cut into ``splits`` chunks of ``chunk``
+    values, one block each on a (splits, C) grid, so a few channels still fill the GPU:
+    splits = min(ceil(BN_TARGET_BLOCKS / C), ceil(M / BN_MIN_CHUNK)), at least 1."""
+    if C > MAX_GRID_Y:
+        raise ValueError(f"batch_norm: {C} channels, more than the CUDA kernels' grid allows "
+                         f"({MAX_GRID_Y})")
+    splits = max(1, min(-(-BN_TARGET_BLOCKS // C), -(-M // BN_MIN_CHUNK)))
+    chunk = max(1, -(-M // splits))
+    return max(1, -(-M // chunk)), chunk   # no empty trailing chunk
+
+
 def batch_norm_forward(x, gamma, beta, eps: float = 1e-5):
     """Training-mode batch norm of x (N, C, ...): -> (y, mean, invstd), statistics (C,).
 
@@ -83,9 +101,13 @@ def batch_norm_stats_and_apply(x, gamma, beta, eps: float = 1e-5):
     x, gamma, beta = contiguous(x), contiguous(gamma), contiguous(beta)
     xp = get_array_module(x)
     N, C, S = _channels("batch_norm", x)
+    splits, chunk = _bn_splits(N * S, C)
+    part = empty(xp, (C, splits, 3), np.float64)     # (count, mean, M2) of every chunk
+    run("batchnorm.cu", "bn_partial_stats", dtype, (splits, C), (BN_THREADS,),
+        (x, part) + i32(N, C, S, chunk))
     mean, var, invstd = (empty(xp, (C,), dtype) for _ in range(3))
-    run("batchnorm.cu", "bn_stats", dtype, (C,), (BN_THREADS,),
-        (x, mean, var, invstd) + i32(N, C, S) + (np.float64(eps),))
+    run("batchnorm.cu", "bn_finalize_stats", dtype, *grid_1d(C, BN_THREADS),
+        (part, mean, var, invstd) + i32(C, splits) + (np.float64(eps),))
     y = empty_like(x)
     grid, block = grid_1d(x.size)
     run("batchnorm.cu", "bn_apply", dtype, grid, block,
@@ -114,9 +136,13 @@ def batch_norm_backward(gy, x, gamma, mean, invstd):
     gy, x, gamma = contiguous(gy), contiguous(x), contiguous(gamma)
     xp = get_array_module(x)
     N, C, S = _channels("batch_norm backward", x)
+    splits, chunk = _bn_splits(N * S, C)
+    part = empty(xp, (C, splits, 2), np.float64)     # (sum gy, sum gy * xhat) of every chunk
+    run("batchnorm.cu", "bn_backward_partial", dtype, (splits, C), (BN_THREADS,),
+        (gy, x, mean, invstd, part) + i32(N, C, S, chunk))
     sum_gy, sum_gy_xhat = empty(xp, (C,), dtype), empty(xp, (C,), dtype)
-    run("batchnorm.cu", "bn_backward_reduce", dtype, (C,), (BN_THREADS,),
-        (gy, x, mean, invstd, sum_gy, sum_gy_xhat) + i32(N, C, S))
+    run("batchnorm.cu", "bn_backward_finalize", dtype, *grid_1d(C, BN_THREADS),
+        (part, sum_gy, sum_gy_xhat) + i32(C, splits))
     gx = empty_like(x)
     grid, block = grid_1d(x.size)
     run("batchnorm.cu", "bn_backward_apply", dtype, grid, block,
