@@ -120,10 +120,6 @@ class Context:
     def save_for_backward(self, *arrays) -> None:
         self.saved = arrays
 
-    @property
-    def saved_arrays(self) -> tuple:
-        return self.saved
-
 
 class Node:
     """One recorded op application: the backward step of the graph.

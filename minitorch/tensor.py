@@ -23,7 +23,6 @@ Views and in-place writes follow PyTorch:
 """
 from __future__ import annotations
 
-import numbers
 import weakref
 
 import numpy as np

@@ -19,26 +19,34 @@ def _bounds(o: int, out: int, size: int) -> tuple[int, int]:
     return (o * size) // out, -((-(o + 1) * size) // out)
 
 
+def _argmax_positions(x, OH: int, OW: int):
+    """int64 (..., OH, OW): the flat ``h*W + w`` position of each window's first max."""
+    xp = get_array_module(x)
+    H, W = x.shape[-2:]
+    lead = x.shape[:-2]
+    idx = xp.empty(lead + (OH, OW), dtype=xp.int64)
+    for oh in range(OH):
+        h0, h1 = _bounds(oh, OH, H)
+        for ow in range(OW):
+            w0, w1 = _bounds(ow, OW, W)
+            k = x[..., h0:h1, w0:w1].reshape(lead + (-1,)).argmax(axis=-1)  # row-major order
+            idx[..., oh, ow] = (h0 + k // (w1 - w0)) * W + (w0 + k % (w1 - w0))
+    return idx
+
+
 class AdaptiveMaxPool2d(Function):
+    """Each output is the input at its window's argmax. The wrapper finds those positions (the
+    indices ``return_indices`` hands out), so the forward is a gather by them and the graph
+    needs no side channel for the indices."""
+
     @staticmethod
-    def forward(ctx, x, *, output_size, indices_out: list):
+    def forward(ctx, x, *, idx):
         xp = get_array_module(x)
-        OH, OW = output_size
         H, W = x.shape[-2:]
         lead = x.shape[:-2]
-        y = xp.empty(lead + (OH, OW), dtype=x.dtype)
-        idx = xp.empty(lead + (OH, OW), dtype=xp.int64)
-        for oh in range(OH):
-            h0, h1 = _bounds(oh, OH, H)
-            for ow in range(OW):
-                w0, w1 = _bounds(ow, OW, W)
-                window = x[..., h0:h1, w0:w1].reshape(lead + (-1,))
-                k = window.argmax(axis=-1)                      # first max in row-major order
-                y[..., oh, ow] = xp.take_along_axis(window, k[..., None], axis=-1)[..., 0]
-                idx[..., oh, ow] = (h0 + k // (w1 - w0)) * W + (w0 + k % (w1 - w0))
         ctx.idx, ctx.x_shape = idx, x.shape
-        indices_out.append(idx)  # the indices are no part of the graph: handed out on the side
-        return y
+        flat = idx.reshape(lead + (idx.shape[-2] * idx.shape[-1],))
+        return xp.take_along_axis(x.reshape(lead + (H * W,)), flat, axis=-1).reshape(idx.shape)
 
     @staticmethod
     def backward(ctx, gy):
@@ -65,8 +73,8 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     if min(OH, OW) < 1 or min(H, W) < 1:
         raise ValueError(f"adaptive_max_pool2d: output_size {(OH, OW)} and input size {(H, W)} "
                          f"(input {input.shape}) must be >= 1")
-    indices: list = []
-    out = AdaptiveMaxPool2d.apply(input, output_size=(OH, OW), indices_out=indices)
+    idx = _argmax_positions(input.data, OH, OW)
+    out = AdaptiveMaxPool2d.apply(input, idx=idx)
     if not return_indices:
         return out
-    return out, Tensor._make(indices[0], requires_grad=False, grad_fn=None)
+    return out, Tensor._make(idx, requires_grad=False, grad_fn=None)

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import string
 
-import numpy as np
-
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor

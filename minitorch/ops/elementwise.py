@@ -325,6 +325,16 @@ def require_tensor(op: str, x) -> Tensor:
     return x
 
 
+def require_float(op: str, x, complex_ok: bool = True) -> Tensor:
+    """The input of an op defined only for floating-point (and, unless ``complex_ok`` is
+    False, complex) tensors: anything else is a TypeError naming the op, dtype and shape."""
+    require_tensor(op, x)
+    if x.dtype.kind not in ("fc" if complex_ok else "f"):
+        raise TypeError(f"{op}: expected a floating-point tensor, got dtype {x.dtype} "
+                        f"(shape {x.shape}); convert with .float()")
+    return x
+
+
 def float_input(op: str, x) -> Tensor:
     """The input of a floating-point op: integer and bool tensors become the default float
     dtype (float32), as in PyTorch (``exp(int64)`` is float32; NumPy would give float64)."""

@@ -8,8 +8,6 @@ PyTorch), so their norm is at most max_norm.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..autograd import Function, no_grad
 from ..backend import get_array_module
 from ..tensor import Tensor

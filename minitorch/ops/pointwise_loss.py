@@ -27,7 +27,6 @@ import numpy as np
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
-from .loss import _check_reduction
 
 _BCE_EPS = 1e-12   # PyTorch's floor for x (1 - x) in the BCE gradient
 _LOG_FLOOR = -100.0

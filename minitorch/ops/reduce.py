@@ -23,7 +23,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
-from .elementwise import require_tensor
+from .elementwise import require_float, require_tensor
 from .shape import normalize_dim, unsqueeze
 
 # torch.return_types.max / .min: a (values, indices) pair that also unpacks like a tuple.
@@ -59,13 +59,6 @@ def _keep(g, shape: tuple, axes: tuple, keepdim: bool):
 
 def _count(shape: tuple, axes: tuple) -> int:
     return math.prod(shape[a] for a in axes)
-
-
-def _require_float(op: str, x: Tensor) -> None:
-    require_tensor(op, x)
-    if x.dtype.kind not in "fc":
-        raise TypeError(f"{op}: input dtype {x.dtype} is not floating point; {op} is only "
-                        f"defined for float tensors (shape {x.shape}); convert with x.float()")
 
 
 # --------------------------------------------------------------------------- sum, mean
@@ -109,7 +102,7 @@ def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001  (P
 
 def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Mean over ``dim`` (None: all dims). Float inputs only (as PyTorch)."""
-    _require_float("mean", x)
+    require_float("mean", x)
     return Mean.apply(x, axes=reduce_axes("mean", x.shape, dim), keepdim=bool(keepdim))
 
 
@@ -172,7 +165,7 @@ def _correction(op: str, unbiased, correction) -> float:
 def var(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *,
         correction=None) -> Tensor:
     """Variance over ``dim``; divides by n - 1 (unbiased, default), n, or n - correction."""
-    _require_float("var", x)
+    require_float("var", x)
     axes = reduce_axes("var", x.shape, dim)
     return Var.apply(x, axes=axes, correction=_correction("var", unbiased, correction),
                      keepdim=bool(keepdim))
@@ -181,7 +174,7 @@ def var(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *,
 def std(x: Tensor, dim=None, unbiased: bool = True, keepdim: bool = False, *,
         correction=None) -> Tensor:
     """sqrt(var(...)); at zero variance the gradient is 0, as in PyTorch."""
-    _require_float("std", x)
+    require_float("std", x)
     axes = reduce_axes("std", x.shape, dim)
     return Std.apply(x, axes=axes, correction=_correction("std", unbiased, correction),
                      keepdim=bool(keepdim))
@@ -490,7 +483,7 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: 
     Each entry is divided by its slice's count before the sum, so an all-NaN slice never
     sends 0/0 back."""
     from .elementwise import where
-    _require_float("nanmean", input)
+    require_float("nanmean", input)
     xp = get_array_module(input.data)
     axes = reduce_axes("nanmean", input.shape, dim)
     nan = xp.isnan(input.data)
@@ -560,7 +553,7 @@ class VectorNorm(Function):
 
 def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """torch.linalg.vector_norm: the ``ord``-norm of x over ``dim`` (None: all elements)."""
-    _require_float("vector_norm", x)
+    require_float("vector_norm", x)
     if dtype is not None:
         x = x.to(dtype=dtype)
     return VectorNorm.apply(x, ord=float(ord), axes=reduce_axes("vector_norm", x.shape, dim),

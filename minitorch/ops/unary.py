@@ -22,7 +22,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import cupy_module, get_array_module
 from ..tensor import Tensor
-from .elementwise import cast, float_input, require_tensor
+from .elementwise import cast, float_input, require_float, require_tensor
 
 
 def unary_function(name: str, forward, derivative):
@@ -277,10 +277,7 @@ Sinc = unary_function("Sinc", lambda xp, a: xp.sinc(a),
 
 def frac(input: Tensor) -> Tensor:  # noqa: A002
     """x - trunc(x) (the sign of x); gradient 1."""
-    x = require_tensor("frac", input)
-    if x.dtype.kind not in "fc":
-        raise TypeError(f"frac: expected a floating-point tensor, got dtype {x.dtype}")
-    return Frac.apply(x)
+    return Frac.apply(require_float("frac", input))
 
 
 def deg2rad(input: Tensor) -> Tensor:  # noqa: A002
