@@ -10,7 +10,6 @@ gradients AND squared updates, so the update has the units of the parameter.
 from __future__ import annotations
 
 from ..backend import get_array_module
-from .common import count_step, effective_grad
 from .optimizer import Optimizer, check_nonneg
 
 
@@ -29,11 +28,8 @@ class Adadelta(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             lr, rho, eps = group["lr"], group["rho"], group["eps"]
-            for p, data, grad in self._params_with_grad(group):
+            for data, state, g in self._counted_updates(group):
                 xp = get_array_module(data)
-                state = self.state[p]
-                count_step(state)
-                g = effective_grad(group, data, grad)
                 v = self._buffer(state, "square_avg", data)
                 u = self._buffer(state, "acc_delta", data)
                 v *= rho

@@ -9,7 +9,6 @@ squared gradients.
 from __future__ import annotations
 
 from ..backend import get_array_module
-from .common import count_step, effective_grad
 from .optimizer import Optimizer, check_nonneg
 
 
@@ -30,12 +29,9 @@ class Adagrad(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-            for p, data, grad in self._params_with_grad(group):
+            for data, state, g in self._counted_updates(group):
                 xp = get_array_module(data)
-                state = self.state[p]
-                t = count_step(state)
-                g = effective_grad(group, data, grad)
-                clr = lr / (1 + (t - 1) * lr_decay)
+                clr = lr / (1 + (state["step"] - 1) * lr_decay)
                 s = self._buffer(state, "sum", data, group["initial_accumulator_value"])
                 s += g * g
                 data -= clr * (g / (xp.sqrt(s) + eps))

@@ -13,6 +13,7 @@ from typing import Callable
 from ..autograd import enable_grad
 from ..backend import array_module, get_array_module, to_device
 from ..tensor import Tensor
+from .common import count_step, effective_grad
 
 def check_nonneg(op: str, name: str, value: float) -> None:
     if not value >= 0.0:  # also rejects NaN
@@ -99,6 +100,15 @@ class Optimizer:
                                    "match (step() would broadcast it)")
             p._version_counter.value += 1
             yield p, p.data, g
+
+    def _counted_updates(self, group: dict):
+        """(param array, its state, g) for each param with a grad, its step counted first and g
+        the gradient the update uses (``effective_grad``): how Adagrad, RMSprop and Adadelta
+        begin every parameter's update."""
+        for p, data, grad in self._params_with_grad(group):
+            state = self.state[p]
+            count_step(state)
+            yield data, state, effective_grad(group, data, grad)
 
     def _buffer(self, state: dict, name: str, like, fill: float = 0.0):
         """state[name]: a Tensor of ``fill`` shaped like the parameter, created on first use."""

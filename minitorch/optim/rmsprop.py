@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
-from .common import count_step, effective_grad
 from .optimizer import Optimizer, check_nonneg
 
 
@@ -30,11 +29,8 @@ class RMSprop(Optimizer):
         for group in self.param_groups:
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
             momentum, centered = group["momentum"], group["centered"]
-            for p, data, grad in self._params_with_grad(group):
+            for data, state, g in self._counted_updates(group):
                 xp = get_array_module(data)
-                state = self.state[p]
-                count_step(state)
-                g = effective_grad(group, data, grad)
                 v = self._buffer(state, "square_avg", data)
                 v *= alpha
                 v += (1 - alpha) * g * g
