@@ -622,3 +622,82 @@ def test_fused_batch_norm_launches_the_split_kernels(emulated):
     assert names == ["bn_partial_stats", "bn_finalize_stats", "bn_apply",
                      "bn_backward_partial", "bn_backward_finalize", "bn_backward_apply"]
     np.testing.assert_allclose(mean, x.mean(axis=(0, 2, 3)), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- (9) conv grids
+def _forward_blocks(N, OC, OH, OW, groups=1):
+    from minitorch.cuda.ops import _conv_tile
+    rows, cols = OC // groups, N * OH * OW
+    BM, BN = _conv_tile(rows, cols, groups)[:2]
+    return -(-rows // BM) * -(-cols // BN) * groups, (BM, BN)
+
+
+# (N, OC, OH, OW) of the LeNet-5 / SimpLeNet layers at the suite's batches
+LAYER_OUTPUTS = [(N, OC, OH, OW) for N in (64, 512, 2048)
+                 for OC, OH, OW in ((6, 28, 28), (16, 10, 10), (20, 24, 24), (50, 8, 8))]
+
+
+@pytest.mark.parametrize("N,OC,OH,OW", LAYER_OUTPUTS)
+def test_conv_forward_grid_fills_132_sms(N, OC, OH, OW):
+    """SimpLeNet conv2 at batch 64 was 64 blocks (one 64x64 tile per 64 pixels)."""
+    blocks, tile = _forward_blocks(N, OC, OH, OW)
+    assert blocks >= 132, (blocks, tile)
+
+
+def test_conv_tile_rule_takes_big_tiles_when_the_grid_is_big_anyway():
+    assert _forward_blocks(512, 50, 8, 8)[1] == (64, 64)        # 512 blocks of 64x64
+    assert _forward_blocks(64, 50, 8, 8)[1] == (32, 32)         # 256 blocks
+    assert _forward_blocks(64, 6, 28, 28)[1][0] == 16           # no 64-row tile for 6 rows
+    assert _forward_blocks(1, 50, 1, 1)[0] >= 1                 # tiny: the most blocks it can
+
+
+@pytest.mark.parametrize("N,OC,C,KS", [(64, 20, 1, 5), (64, 50, 20, 5), (512, 50, 20, 5),
+                                       (64, 6, 1, 5), (64, 16, 6, 5), (3, 50, 20, 5)])
+def test_conv_weight_grad_split_reaches_528_blocks(N, OC, C, KS):
+    from minitorch.cuda.ops import WGRAD_TARGET_BLOCKS, _conv_tile, _wgrad_splits
+    K = C * KS * KS
+    BM, BN = _conv_tile(OC, K, 1, min_blocks=1)[:2]
+    tiles = -(-OC // BM) * -(-K // BN)
+    splits, per_split = _wgrad_splits(N, tiles)
+    assert (splits - 1) * per_split < N <= splits * per_split       # no empty split
+    assert tiles * splits >= WGRAD_TARGET_BLOCKS or per_split == 1, (tiles, splits)
+
+
+def test_conv_int32_check_counts_the_weight(monkeypatch):
+    """A weight too large for 32-bit indices is refused before any launch (x and y fit)."""
+    from minitorch.cuda import ops as cuda_ops
+    monkeypatch.setattr(launch, "INT32_MAX", 100)
+    g = Geometry2d(1, 1, 1, 1, 0, 0, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match=r"conv2d: weight has 120 elements"):
+        cuda_ops.conv2d_forward(np.zeros((1, 12, 1, 1)), np.zeros((10, 12, 1, 1)), None, g)
+    with pytest.raises(ValueError, match=r"conv2d weight grad: weight has 120 elements"):
+        cuda_ops.conv2d_weight_grad(np.zeros((1, 12, 1, 1)), np.zeros((1, 10, 1, 1)),
+                                    (10, 12, 1, 1), g)
+
+
+# --------------------------------------------------------------------------- (1) empty batch
+@needs_gxx
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv_on_an_empty_batch_runs_forward_and_backward_as_on_the_cpu(groups):
+    """N = 0 through F.conv2d on the GPU's dispatch (emulated kernels): the CPU path's shapes
+    and zero gradients (the forward launched a 0-block grid, the weight grad divided by 0)."""
+    import minitorch as mt
+    from emulator import cuda_on_cpu
+    F = mt.nn.functional
+    rng = np.random.default_rng(0)
+    w0, b0 = rng.standard_normal((4, 4 // groups, 3, 3)), rng.standard_normal(4)
+
+    def run():
+        x = mt.tensor(np.zeros((0, 4, 6, 5)), requires_grad=True)
+        w, b = mt.tensor(w0, requires_grad=True), mt.tensor(b0, requires_grad=True)
+        y = F.conv2d(x, w, b, padding=1, groups=groups)
+        y.sum().backward()
+        return y, x.grad, w.grad, b.grad
+
+    with cuda_on_cpu():
+        got = run()
+        assert got[0].grad_fn.name() == "Conv2dImplicitGemm"   # the GPU's algorithm ran
+    want = run()
+    for a, b in zip(got, want):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())

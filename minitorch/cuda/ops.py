@@ -149,19 +149,41 @@ def avg_pool_backward(gy, divisor, x_shape, g: Geometry2d):
 
 
 # --------------------------------------------------------------------------- implicit-GEMM conv
-_WGRAD_TARGET_BLOCKS = 264   # ~2 waves on a 132-SM H100; a constant, so results never
-                             # depend on the GPU model (the split count fixes the sum order)
+SM_BLOCKS = 132             # a grid of fewer blocks leaves SMs of an H100/H200 idle
+WGRAD_TARGET_BLOCKS = 528   # weight-grad grid incl. batch splits: ~4 blocks per SM. Both are
+                            # constants, so results never depend on the GPU model (the split
+                            # count fixes the order of the weight gradient's sums)
 _tables: dict[tuple, tuple] = {}
 
 
-def _conv_tile(rows: int, cols: int):
-    """Pick a tile (one of loader.CONV_TILES) for a GEMM of ``rows`` output channels by
-    ``cols`` columns."""
-    if rows <= 16:
-        return CONV_TILES[0]
-    if rows <= 32:
-        return CONV_TILES[3] if cols >= 128 * 512 else CONV_TILES[1]
-    return CONV_TILES[2]
+def _ceil_pow2(n: int) -> int:
+    return 1 << max(0, n - 1).bit_length()
+
+
+def _conv_tile(rows: int, cols: int, groups: int = 1, min_blocks: int = SM_BLOCKS):
+    """The tile (one of loader.CONV_TILES) for a GEMM of ``rows`` output channels (per group)
+    by ``cols`` columns: of the tiles no taller (wider) than the GEMM needs, the largest that
+    still gives >= ``min_blocks`` blocks (big tiles reuse each loaded value more), else the
+    one giving the most blocks. Taller than rows rounded up to a power of two would only idle
+    threads (a 6-channel LeNet layer in a 64-row tile)."""
+    fit = [t for t in CONV_TILES
+           if t[0] <= max(16, _ceil_pow2(rows)) and t[1] <= max(32, _ceil_pow2(cols))]
+
+    def blocks(t):
+        return -(-rows // t[0]) * -(-cols // t[1]) * groups
+
+    enough = [t for t in fit if blocks(t) >= min_blocks]
+    if enough:
+        return max(enough, key=lambda t: (t[0] * t[1], t[0]))
+    return max(fit, key=lambda t: (blocks(t), t[0] * t[1]))
+
+
+def _wgrad_splits(N: int, tiles: int) -> tuple[int, int]:
+    """(splits, images per split): the batch cut so that tiles * splits >= WGRAD_TARGET_BLOCKS
+    (or one image per split), every split non-empty."""
+    wanted = min(N, max(1, -(-WGRAD_TARGET_BLOCKS // tiles)))
+    per_split = max(1, N // wanted)     # rounded down: at least `wanted` splits
+    return -(-N // per_split), per_split
 
 
 def _threads(tile) -> int:
@@ -192,15 +214,17 @@ def conv2d_forward(x, weight, bias, g: Geometry2d, groups: int = 1, *, tile=None
     tile: one of loader.CONV_TILES instead of the one picked for the shape (tests).
     """
     dtype = check_dtype("conv2d", x, weight, bias)
-    x, weight, bias = contiguous(x), contiguous(weight), contiguous(bias)
     N, C, H, W = x.shape
     OC, Cg = weight.shape[:2]
+    check_int32("conv2d", x=x.size, weight=weight.size, y=N * OC * g.OH * g.OW)
+    x, weight, bias = contiguous(x), contiguous(weight), contiguous(bias)
     xp = get_array_module(x)
-    check_int32("conv2d", x=x.size, y=N * OC * g.OH * g.OW)
-    ktab, qtab = _conv_tables(xp, Cg, H, W, g)
     y = empty(xp, (N, OC, g.OH, g.OW), dtype)
     P, OCg = N * g.OH * g.OW, OC // groups
-    tile = tile or _conv_tile(OCg, P)
+    if y.size == 0:    # an empty batch: nothing to launch (a grid of 0 blocks is an error)
+        return y
+    ktab, qtab = _conv_tables(xp, Cg, H, W, g)
+    tile = tile or _conv_tile(OCg, P, groups)
     BM, BN = tile[:2]
     grid = ((P + BN - 1) // BN, (OCg + BM - 1) // BM, groups)
     run("conv_direct.cu", "conv2d_forward_igemm", dtype, grid, (_threads(tile),),
@@ -222,15 +246,16 @@ def conv2d_weight_grad(x, gy, weight_shape, g: Geometry2d, groups: int = 1, *, t
     N, C, H, W = x.shape
     OC, Cg = weight_shape[:2]
     xp = get_array_module(x)
-    check_int32("conv2d weight grad", x=x.size, gy=gy.size)
-    ktab, qtab = _conv_tables(xp, Cg, H, W, g)
     K, OCg = Cg * g.KH * g.KW, OC // groups
-    tile = tile or _conv_tile(OCg, K)
+    check_int32("conv2d weight grad", x=x.size, gy=gy.size, weight=OC * K)
+    if N == 0 or OC * K == 0:    # no pixels to sum over: the gradient is 0
+        return xp.zeros(weight_shape, dtype=dtype)
+    ktab, qtab = _conv_tables(xp, Cg, H, W, g)
+    # The batch splits supply the parallelism here, so the tile only has to fit the GEMM.
+    tile = tile or _conv_tile(OCg, K, groups, min_blocks=1)
     BM, BN = tile[:2]
     tiles = ((K + BN - 1) // BN) * ((OCg + BM - 1) // BM) * groups
-    splits = min(N, max(1, -(-_WGRAD_TARGET_BLOCKS // tiles)))
-    per_split = -(-N // splits)
-    splits = -(-N // per_split)
+    splits, per_split = _wgrad_splits(N, tiles)
     check_int32("conv2d weight grad", partial=splits * OC * K)
     partial = empty(xp, (splits, OC, K), dtype)
     grid = ((K + BN - 1) // BN, (OCg + BM - 1) // BM, groups * splits)
@@ -244,10 +269,12 @@ def conv2d_weight_grad(x, gy, weight_shape, g: Geometry2d, groups: int = 1, *, t
 def conv2d_input_grad(gy, weight, x_shape, g: Geometry2d, groups: int = 1):
     """gx = col2im(W^T @ gy): one cuBLAS GEMM per group, then the gather-form col2im."""
     xp = get_array_module(gy)
-    check_dtype("conv2d input grad", gy, weight)
+    dtype = check_dtype("conv2d input grad", gy, weight)
     N, OC = gy.shape[:2]
     K = weight[0].size
     G = groups
+    if N == 0:    # an empty batch (and no -1 to infer in the reshapes below)
+        return xp.zeros(x_shape, dtype=dtype)
     gmat = xp.ascontiguousarray(gy.reshape(N, OC, -1).transpose(1, 0, 2)).reshape(OC, -1)
     if G == 1:
         gcol = weight.reshape(OC, K).T @ gmat
