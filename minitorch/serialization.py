@@ -409,9 +409,15 @@ def _load_safetensors(f, size: int, path: Path, device: str):
             from None
 
 
-def load(path, device="cpu"):
+def load(path, map_location=None, *, weights_only=True, device=None):
     """Read a file written by ``save`` (or any safetensors file, or a PyTorch ``torch.save``
-    checkpoint of tensors and containers) back, tensors on ``device``."""
+    checkpoint of tensors and containers) back, tensors on ``device`` (default "cpu").
+
+    ``map_location`` is torch.load's name for the device (a device or its string; torch's
+    dict and function forms are refused). ``weights_only`` is accepted so torch.load calls
+    run unchanged, but minitorch always reads as ``weights_only=True`` does: tensors and
+    containers only, never code, whatever is passed."""
+    device = _load_device(map_location, device)
     path = Path(path)
     f, size = _open_regular(path)
     with f:
@@ -429,6 +435,17 @@ def load(path, device="cpu"):
             raise UnsupportedFormatError(f"load: {path} is not a valid safetensors file: it "
                                          f"looks like {foreign}")
         return _load_safetensors(f, size, path, device)
+
+
+def _load_device(map_location, device) -> str:
+    if map_location is not None and not isinstance(map_location, str):
+        raise TypeError(f"load: map_location must be a device or a string such as 'cpu' or "
+                        f"'cuda:0', got {type(map_location).__name__} (torch's dict and function "
+                        "forms are not supported)")
+    if map_location is not None and device is not None and map_location != device:
+        raise ValueError(f"load: map_location={map_location!r} and device={device!r} disagree; "
+                         "pass one of them")
+    return map_location or device or "cpu"
 
 
 # --------------------------------------------------------------------------- atomic writes

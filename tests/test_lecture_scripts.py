@@ -1,0 +1,242 @@
+"""The lectures' PyTorch code runs on minitorch with only its import lines switched.
+
+Each file in tests/lecture_scripts/ is a script written as the lectures write PyTorch +
+torchvision code. A test runs it twice in one working folder: as written (when torch and
+torchvision import), then with its import lines rewritten to minitorch and nothing else
+changed, and compares the numbers the two runs leave in their globals (losses, accuracies,
+logits, weights) to float32 round-off.
+
+Both runs start from the same weights: each script saves its initial state_dict (or, for
+transfer learning, its new head) when the file is absent and loads it when present, so the
+PyTorch run writes a .pth file that the minitorch run reads through mt.load. Both see the
+same batches: shuffle=False, and no random augmentation or dropout, whose draws come from
+each library's own generator. Without torch/torchvision the minitorch run still executes and
+checks its own invariants (loss goes down, frozen layers stay put, shapes), and the comparison
+skips, saying why.
+"""
+import gzip
+import linecache
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minitorch as mt
+from minitorch.vision import datasets as mt_datasets
+from minitorch.vision import models as mt_models
+
+try:
+    import torch
+    import torchvision
+    REFERENCE_ERROR = None
+except Exception as exc:  # ImportError, or torchvision's compiled ops not matching torch
+    torch = torchvision = None
+    REFERENCE_ERROR = exc
+
+SCRIPTS = Path(__file__).parent / "lecture_scripts"
+SHARED = Path(os.environ.get("MINITORCH_DATA", ""))
+
+# float32 throughout: a few steps of training in two libraries that sum in different orders.
+# ATOL is relative to the largest value of the array compared. The scripts take few, small
+# steps: training amplifies round-off (a 1e-7 change of the CIFAR net's initial weights grows
+# ~500x in 12 SGD steps at lr=0.05 within PyTorch alone), so longer runs would compare chaos.
+RTOL, ATOL = 1e-5, 1e-5
+
+
+# --------------------------------------------------------------------------- the rewrite
+_IMPORTS = [  # (pattern, replacement) for one import line; anything else stays as written
+    (re.compile(r"^import torch$"), "import minitorch as torch"),
+    (re.compile(r"^import torch\.([\w.]+) as (\w+)$"), r"import minitorch.\1 as \2"),
+    (re.compile(r"^from torchvision(\.[\w.]+)? import "), r"from minitorch.vision\1 import "),
+    (re.compile(r"^from torch(\.[\w.]+)? import "), r"from minitorch\1 import "),
+]
+
+
+def to_minitorch(source: str) -> str:
+    """``source`` with its torch/torchvision import lines pointed at minitorch: the only edit."""
+    lines = source.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        for pattern, replacement in _IMPORTS:
+            if pattern.match(line.rstrip("\n")):
+                lines[i] = pattern.sub(replacement, line.rstrip("\n")) + "\n"
+                break
+    out = "".join(lines)
+    leftover = [ln for ln in out.splitlines() if re.match(r"\s*(import|from) torch", ln)]
+    assert not leftover, f"import lines the rewrite does not know: {leftover}"
+    return out
+
+
+def test_rewrite_touches_only_import_lines():
+    for path in sorted(SCRIPTS.glob("*.py")):
+        before = path.read_text().splitlines()
+        after = to_minitorch(path.read_text()).splitlines()
+        changed = [(a, b) for a, b in zip(before, after) if a != b]
+        assert len(before) == len(after) and changed, path.name
+        assert all(a.startswith(("import torch", "from torch")) for a, _ in changed), changed
+    assert to_minitorch("import torch.nn.functional as F\nx = torch.nn\n") == \
+        "import minitorch.nn.functional as F\nx = torch.nn\n"
+
+
+def run_script(name: str, library: str) -> dict:
+    """Run lecture_scripts/<name> in the current folder on ``library``; its globals."""
+    source = (SCRIPTS / name).read_text()
+    if library == "minitorch":
+        source = to_minitorch(source)
+    filename = f"{SCRIPTS / name} [{library}]"
+    # tracebacks show the source that ran (the rewritten one for minitorch)
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {"__name__": "__main__", "__file__": str(SCRIPTS / name)}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace
+
+
+def as_array(value):
+    if hasattr(value, "detach"):  # a tensor of either library
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def run_both(name: str, compare: list[str]) -> tuple[dict | None, dict]:
+    """(PyTorch run's globals or None, minitorch run's globals); the ``compare`` globals of
+    the two runs must agree. The PyTorch run goes first: it writes the initial weights."""
+    reference = None
+    if torch is not None:
+        # FakeData's pixels come from the library's generator (torch's MT19937 there,
+        # minitorch's PCG64): the PyTorch run reads minitorch's images, through torchvision's
+        # own transforms and FakeData class
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(torchvision.datasets, "FakeData", SameFakeData)
+            reference = run_script(name, "torch")
+    mine = run_script(name, "minitorch")
+    if reference is not None:
+        for key in compare:
+            ref = as_array(reference[key])
+            np.testing.assert_allclose(as_array(mine[key]), ref, rtol=RTOL,
+                                       atol=ATOL * np.abs(ref).max(), err_msg=f"{name}: {key}")
+    return reference, mine
+
+
+def skip_comparison_if_no_reference():
+    if torch is None:
+        pytest.skip(f"torch/torchvision not importable ({REFERENCE_ERROR!r}): minitorch's own "
+                    "checks passed, the comparison with PyTorch is skipped")
+
+
+if torchvision is not None:
+    class SameFakeData(torchvision.datasets.FakeData):
+        """torchvision's FakeData serving minitorch's FakeData images and labels."""
+
+        def __getitem__(self, index):
+            image, target = mt_datasets.FakeData(self.size, self.image_size, self.num_classes,
+                                                 random_offset=self.random_offset)[index]
+            if self.transform is not None:
+                image = self.transform(image)
+            if self.target_transform is not None:
+                target = self.target_transform(target)
+            return image, target
+
+
+# --------------------------------------------------------------------------- MNIST scripts
+@pytest.fixture(scope="module")
+def mnist_root(tmp_path_factory):
+    """A ./data folder in torchvision's layout (MNIST/raw/, decompressed), shared by both
+    libraries' runs, from the real MNIST under MINITORCH_DATA."""
+    if not (SHARED / "mnist").is_dir():
+        pytest.skip(f"real MNIST not found under MINITORCH_DATA={str(SHARED)!r}")
+    raw = tmp_path_factory.mktemp("data") / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split in ("train", "t10k"):
+        for kind in ("images-idx3", "labels-idx1"):
+            name = f"{split}-{kind}-ubyte"
+            (raw / name).write_bytes(gzip.decompress((SHARED / "mnist" / f"{name}.gz").read_bytes()))
+    return raw.parent.parent
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def falls(losses, n):
+    """The mean of the last n losses is below the mean of the first n."""
+    return np.mean(losses[-n:]) < np.mean(losses[:n])
+
+
+def test_mlp_on_mnist(workdir, mnist_root):
+    (workdir / "data").symlink_to(mnist_root, target_is_directory=True)
+    _, mine = run_both("mlp_mnist.py", ["losses", "accuracies", "test_accuracy", "test_logits"])
+    assert len(mine["losses"]) == 2 * 8 and falls(mine["losses"], 4), mine["losses"]
+    assert mine["test_logits"].shape == (128, 10) and mine["test_accuracy"] > 0.4
+    assert (workdir / "mlp_init.pth").is_file()
+    skip_comparison_if_no_reference()
+
+
+def test_simplenet_on_mnist(workdir, mnist_root):
+    (workdir / "data").symlink_to(mnist_root, target_is_directory=True)
+    _, mine = run_both("simplenet_mnist.py",
+                       ["losses", "train_accuracy", "test_accuracy", "first_filters"])
+    assert len(mine["losses"]) == 2 * 8 and falls(mine["losses"], 4), mine["losses"]
+    assert mine["first_filters"].shape == (20, 1, 5, 5) and mine["test_accuracy"] > 0.5
+    skip_comparison_if_no_reference()
+
+
+# --------------------------------------------------------------------------- FakeData
+def test_cifar_style_cnn_on_fakedata(workdir):
+    _, mine = run_both("cifar_cnn_fakedata.py",
+                       ["epoch_losses", "test_accuracy", "test_logits", "running_mean"])
+    losses = mine["epoch_losses"]
+    assert len(losses) == 3 and losses[-1] < losses[0], losses
+    assert mine["test_logits"].shape == (16, 10) and np.abs(mine["running_mean"]).max() > 0
+    skip_comparison_if_no_reference()
+
+
+# --------------------------------------------------------------------------- transfer learning
+def save_weights(arch: str, path: Path, **kwargs) -> dict:
+    """A random-init ``arch`` saved with torch.save(state_dict) by torchvision (random
+    BatchNorm statistics too, so loading them matters), or by minitorch without it; the
+    saved state as NumPy arrays."""
+    if torchvision is None:
+        mt.manual_seed(0)
+        state = getattr(mt_models, arch)(**kwargs).state_dict()
+        mt.save(state, path)
+        return {k: v.numpy() for k, v in state.items()}
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, arch)(**kwargs)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    torch.save(model.state_dict(), path)
+    return {k: v.numpy().copy() for k, v in model.state_dict().items()}
+
+
+def test_resnet18_feature_extraction(workdir):
+    saved = save_weights("resnet18", workdir / "resnet18_weights.pth")
+    _, mine = run_both("resnet18_features.py",
+                       ["losses", "test_logits", "test_correct", "fc_weight", "bn1_running_mean"])
+    assert mine["trainable"] == ["fc.weight", "fc.bias"]
+    np.testing.assert_array_equal(mine["conv1_weight"], saved["conv1.weight"])  # frozen
+    head = mt.load(workdir / "resnet18_fc_init.pth")
+    assert np.abs(mine["fc_weight"] - head["weight"].numpy()).max() > 0  # trained
+    # frozen parameters, but train mode: BatchNorm still updated its running statistics
+    assert np.abs(mine["bn1_running_mean"] - saved["bn1.running_mean"]).max() > 0
+    assert len(mine["losses"]) == 4 and mine["test_logits"].shape == (4, 10)
+    skip_comparison_if_no_reference()
+
+
+@pytest.mark.slow  # ~40 s here: VGG-11's 132M parameters, built, saved, loaded and Adam-stepped
+# in both libraries. The same path on fewer parameters runs fast in test_vision_models.py
+# (torch-saved .pth into vgg11, train-mode gradients, classifier[6] replacement).
+def test_vgg11_fine_tuning(workdir):
+    saved = save_weights("vgg11", workdir / "vgg11_weights.pth")
+    _, mine = run_both("vgg11_finetune.py", ["losses", "logits", "head_weight", "first_conv"])
+    assert len(mine["losses"]) == 2 and mine["losses"][1] < mine["losses"][0], mine["losses"]
+    assert mine["head_weight"].shape == (10, 4096) and mine["logits"].shape == (4, 10)
+    assert np.abs(mine["first_conv"] - saved["features.0.weight"]).max() > 0  # all of it trains
+    skip_comparison_if_no_reference()
