@@ -2,17 +2,24 @@
 transposed ConvTranspose1d/2d (ops/conv_transpose.py)."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..ops.conv import conv2d
 from ..ops.conv_transpose import conv1d, conv_transpose1d, conv_transpose2d
 from ..ops.geometry import pair
 from ..tensor import Tensor
-from .linear import check_size, empty_parameter, reset_weight_and_bias
-from .module import Module
+from .linear import WeightAndBias, check_size
 
 
-class Conv2d(Module):
+def check_channels(layer: str, in_channels, out_channels, groups) -> tuple[int, int]:
+    """(in_channels, out_channels) as ints >= 1, both divisible by groups."""
+    in_channels = check_size(layer, "in_channels", in_channels, 1)
+    out_channels = check_size(layer, "out_channels", out_channels, 1)
+    if groups < 1 or in_channels % groups or out_channels % groups:
+        raise ValueError(f"{layer}: in_channels ({in_channels}) and out_channels "
+                         f"({out_channels}) must be divisible by groups ({groups})")
+    return in_channels, out_channels
+
+
+class Conv2d(WeightAndBias):
     """(N, C, H, W) -> (N, OC, OH, OW), OH = (H + 2PH - DH(KH-1) - 1)//SH + 1.
 
     weight (out_channels, in_channels/groups, KH, KW), bias (out_channels,). Default init
@@ -25,16 +32,13 @@ class Conv2d(Module):
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
                  device=None, dtype=None):
         super().__init__()
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must be divisible by groups ({groups})")
+        self.in_channels, self.out_channels = check_channels("Conv2d", in_channels, out_channels,
+                                                             groups)
         if padding_mode != "zeros":
             raise ValueError(f"Conv2d: padding_mode must be 'zeros' (the only mode minitorch "
                              f"implements), got {padding_mode!r}")
         if isinstance(padding, str) and padding not in ("valid", "same"):
             raise ValueError(f"Conv2d: padding must be 'valid', 'same' or ints, got {padding!r}")
-        self.in_channels = check_size("Conv2d", "in_channels", in_channels, 1)
-        self.out_channels = check_size("Conv2d", "out_channels", out_channels, 1)
         self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d")
         self.stride = pair(stride, "stride", "Conv2d")
         self.padding = padding if isinstance(padding, str) else pair(padding, "padding", "Conv2d")
@@ -45,16 +49,7 @@ class Conv2d(Module):
                 raise ValueError(f"Conv2d: {name} must be >= {minimum}, got {value}")
         self.groups, self.padding_mode = int(groups), padding_mode
         shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
-        self.weight = empty_parameter(shape, device, dtype)
-        if bias:
-            self.bias = empty_parameter((self.out_channels,), device, dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
-        reset_weight_and_bias(self.weight, self.bias, fan_in)
+        self._add_weight_and_bias(shape, self.out_channels, bias, device, dtype)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
@@ -83,7 +78,7 @@ def _one(value, name: str, layer: str) -> tuple:
     return (int(value),)
 
 
-class Conv1d(Module):
+class Conv1d(WeightAndBias):
     """(N, C, L) -> (N, OC, OL) over ``F.conv1d`` (a 1 x K conv2d). weight (OC, C/groups, K)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
@@ -92,25 +87,14 @@ class Conv1d(Module):
         super().__init__()
         if padding_mode != "zeros":
             raise ValueError(f"Conv1d: padding_mode must be 'zeros', got {padding_mode!r}")
-        self.in_channels = check_size("Conv1d", "in_channels", in_channels, 1)
-        self.out_channels = check_size("Conv1d", "out_channels", out_channels, 1)
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv1d: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must be divisible by groups ({groups})")
+        self.in_channels, self.out_channels = check_channels("Conv1d", in_channels, out_channels,
+                                                             groups)
         self.kernel_size = _one(kernel_size, "kernel_size", "Conv1d")
         self.stride, self.dilation = _one(stride, "stride", "Conv1d"), _one(dilation, "dilation", "Conv1d")
         self.padding = padding if isinstance(padding, str) else _one(padding, "padding", "Conv1d")
         self.groups, self.padding_mode = int(groups), padding_mode
-        self.weight = empty_parameter((out_channels, in_channels // groups) + self.kernel_size,
-                                      device, dtype)
-        if bias:
-            self.bias = empty_parameter((out_channels,), device, dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        reset_weight_and_bias(self.weight, self.bias, self.weight.shape[1] * self.kernel_size[0])
+        self._add_weight_and_bias((out_channels, in_channels // groups) + self.kernel_size,
+                                  out_channels, bias, device, dtype)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         pad = self.padding if isinstance(self.padding, str) else self.padding[0]
@@ -118,7 +102,7 @@ class Conv1d(Module):
                       self.groups)
 
 
-class _ConvTransposeNd(Module):
+class _ConvTransposeNd(WeightAndBias):
     """Shared by ConvTranspose1d/2d: weight (in_channels, out_channels/groups, *kernel)."""
 
     _dims = 2
@@ -130,28 +114,16 @@ class _ConvTransposeNd(Module):
         name = type(self).__name__
         if padding_mode != "zeros":
             raise ValueError(f"{name}: padding_mode must be 'zeros', got {padding_mode!r}")
-        self.in_channels = check_size(name, "in_channels", in_channels, 1)
-        self.out_channels = check_size(name, "out_channels", out_channels, 1)
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must be divisible by groups ({groups})")
+        self.in_channels, self.out_channels = check_channels(name, in_channels, out_channels,
+                                                             groups)
         size = (lambda v, n: pair(v, n, name)) if self._dims == 2 else \
             (lambda v, n: _one(v, n, name))
         self.kernel_size, self.stride = size(kernel_size, "kernel_size"), size(stride, "stride")
         self.padding, self.dilation = size(padding, "padding"), size(dilation, "dilation")
         self.output_padding = size(output_padding, "output_padding")
         self.groups, self.padding_mode = int(groups), padding_mode
-        self.weight = empty_parameter((in_channels, out_channels // groups) + self.kernel_size,
-                                      device, dtype)
-        if bias:
-            self.bias = empty_parameter((out_channels,), device, dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        fan_in = self.weight.shape[1] * int(np.prod(self.kernel_size))
-        reset_weight_and_bias(self.weight, self.bias, fan_in)
+        self._add_weight_and_bias((in_channels, out_channels // groups) + self.kernel_size,
+                                  out_channels, bias, device, dtype)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         op = conv_transpose2d if self._dims == 2 else conv_transpose1d

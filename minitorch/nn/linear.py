@@ -29,16 +29,30 @@ def empty_parameter(shape: tuple, device=None, dtype=None) -> Parameter:
     return Parameter(xp.empty(shape, dtype=dtype))
 
 
-def reset_weight_and_bias(weight: Parameter, bias: Parameter | None, fan_in: int) -> None:
-    """PyTorch's default init of Linear and Conv layers: weight ~ kaiming_uniform_(a=sqrt(5)),
-    i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-    init.kaiming_uniform_(weight, a=math.sqrt(5))
-    if bias is not None:
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        init.uniform_(bias, -bound, bound)
+class WeightAndBias(Module):
+    """A layer with a ``weight`` and an optional ``bias`` (Linear, the Conv layers) and PyTorch's
+    default init of both: weight ~ kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)), and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), where fan_in =
+    weight.shape[1] * the kernel size (weight.shape[2:]), as PyTorch computes it."""
+
+    def _add_weight_and_bias(self, shape: tuple, bias_size: int, bias: bool, device,
+                             dtype) -> None:
+        self.weight = empty_parameter(shape, device, dtype)
+        if bias:
+            self.bias = empty_parameter((bias_size,), device, dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = math.prod(self.weight.shape[1:])
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
 
 
-class Linear(Module):
+class Linear(WeightAndBias):
     """in_features -> out_features. weight (out, in), bias (out,).
 
     Default init (PyTorch's): weight ~ kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(in),
@@ -50,15 +64,8 @@ class Linear(Module):
         super().__init__()
         self.in_features = check_size("Linear", "in_features", in_features)
         self.out_features = check_size("Linear", "out_features", out_features)
-        self.weight = empty_parameter((self.out_features, self.in_features), device, dtype)
-        if bias:
-            self.bias = empty_parameter((self.out_features,), device, dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        reset_weight_and_bias(self.weight, self.bias, self.in_features)
+        self._add_weight_and_bias((self.out_features, self.in_features), self.out_features,
+                                  bias, device, dtype)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return linear(input, self.weight, self.bias)
