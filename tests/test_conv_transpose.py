@@ -1,16 +1,14 @@
 """conv_transpose2d, conv1d, conv_transpose1d (functional and nn) and max_unpool2d against
-PyTorch: forward, input/weight/bias gradients, on every CPU kernel table; gradchecks; errors."""
+PyTorch: forward, input/weight/bias gradients, on every backend (tests/backends.py: numba, the
+NumPy reference, the CUDA im2col/col2im kernels emulated and on a GPU); gradchecks; errors."""
 import numpy as np
 import pytest
 
 import minitorch as mt
 import minitorch.nn as nn
 import minitorch.nn.functional as F
-from minitorch.cpu.table import NUMBA, REFERENCE
-from minitorch.kernel_table import use_kernels
-from opcheck import check_op, gradcheck_op, needs_torch, torch
-
-TABLES = [pytest.param(NUMBA, id="numba"), pytest.param(REFERENCE, id="reference")]
+from backends import backend  # noqa: F401  (the fixture)
+from opcheck import check_op, needs_torch, torch
 
 T2D = [  # x shape, weight shape, kwargs
     ((2, 3, 5, 4), (3, 2, 3, 3), {}),
@@ -22,14 +20,13 @@ T2D = [  # x shape, weight shape, kwargs
 ]
 
 
-@pytest.mark.parametrize("table", TABLES)
 @pytest.mark.parametrize("xs, ws, kw", T2D, ids=[str(c[2]) or "default" for c in T2D])
 @pytest.mark.parametrize("bias", [True, False])
-def test_conv_transpose2d_matches_torch(table, xs, ws, kw, bias):
+def test_conv_transpose2d_matches_torch(backend, xs, ws, kw, bias):
     shapes = (xs, ws) + (((ws[1] * kw.get("groups", 1),),) if bias else ())
-    with use_kernels(table):
-        check_op(lambda x, w, *b: F.conv_transpose2d(x, w, *b, **kw),
-                 lambda x, w, *b: torch.nn.functional.conv_transpose2d(x, w, *b, **kw), *shapes)
+    check_op(lambda x, w, *b: F.conv_transpose2d(x, w, *b, **kw),
+             lambda x, w, *b: torch.nn.functional.conv_transpose2d(x, w, *b, **kw), *shapes,
+             device=backend.device)
 
 
 C1D = [((2, 4, 9), (6, 4, 3), {}), ((2, 4, 9), (4, 2, 3), dict(stride=2, padding=1, groups=2)),
@@ -37,23 +34,24 @@ C1D = [((2, 4, 9), (6, 4, 3), {}), ((2, 4, 9), (4, 2, 3), dict(stride=2, padding
 
 
 @pytest.mark.parametrize("xs, ws, kw", C1D, ids=[str(c[2]) or "default" for c in C1D])
-def test_conv1d_matches_torch(xs, ws, kw):
+def test_conv1d_matches_torch(backend, xs, ws, kw):
     check_op(lambda x, w, b: F.conv1d(x, w, b, **kw),
-             lambda x, w, b: torch.nn.functional.conv1d(x, w, b, **kw), xs, ws, (ws[0],))
+             lambda x, w, b: torch.nn.functional.conv1d(x, w, b, **kw), xs, ws, (ws[0],),
+             device=backend.device)
 
 
-def test_conv_transpose1d_matches_torch():
+def test_conv_transpose1d_matches_torch(backend):
     kw = dict(stride=2, padding=1, output_padding=1, groups=2)
     check_op(lambda x, w, b: F.conv_transpose1d(x, w, b, **kw),
              lambda x, w, b: torch.nn.functional.conv_transpose1d(x, w, b, **kw),
-             (2, 4, 6), (4, 3, 3), (6,))
+             (2, 4, 6), (4, 3, 3), (6,), device=backend.device)
 
 
-def test_gradchecks():
-    gradcheck_op(lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1,
-                                                    output_padding=1), (1, 2, 3, 3),
-                 (2, 3, 3, 3), (3,))
-    gradcheck_op(lambda x, w: F.conv1d(x, w, stride=2), (2, 3, 7), (2, 3, 3))
+def test_gradchecks(backend):
+    backend.gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1,
+                                                         output_padding=1), (1, 2, 3, 3),
+                      (2, 3, 3, 3), (3,))
+    backend.gradcheck(lambda x, w: F.conv1d(x, w, stride=2), (2, 3, 7), (2, 3, 3))
 
 
 @needs_torch
@@ -79,21 +77,18 @@ def test_modules_match_torch(name, args, kw):
     assert np.abs(getattr(nn, name)(*args, **kw).weight.detach().numpy()).max() <= bound
 
 
-@pytest.mark.parametrize("table", TABLES)
 @pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)])
-def test_max_unpool2d_inverts_max_pool(table, kw):
+def test_max_unpool2d_inverts_max_pool(backend, kw):
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((2, 3, 6, 5))
-    with use_kernels(table):
-        _, idx = F.max_pool2d(mt.tensor(x), return_indices=True, **kw)
-        _, tidx = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True, **kw)
-        np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
-        check_op(lambda p: F.max_unpool2d(p, idx, output_size=(6, 5), **kw),
-                 lambda p: torch.nn.functional.max_unpool2d(p, tidx, output_size=(6, 5), **kw),
-                 tuple(idx.shape))
-    unpool = nn.MaxUnpool2d(**kw)
-    pooled = F.max_pool2d(mt.tensor(x), **kw)
-    assert unpool(pooled, idx, output_size=x.shape[-2:]).shape == x.shape
+    x = backend.tensor(rng.standard_normal((2, 3, 6, 5)))
+    pooled, idx = F.max_pool2d(x, return_indices=True, **kw)
+    _, tidx = torch.nn.functional.max_pool2d(torch.tensor(backend.numpy(x)), return_indices=True,
+                                             **kw)
+    np.testing.assert_array_equal(backend.numpy(idx), tidx.numpy())
+    check_op(lambda p: F.max_unpool2d(p, idx, output_size=(6, 5), **kw),
+             lambda p: torch.nn.functional.max_unpool2d(p, tidx, output_size=(6, 5), **kw),
+             tuple(idx.shape), device=backend.device)
+    assert nn.MaxUnpool2d(**kw)(pooled, idx, output_size=x.shape[-2:]).shape == x.shape
 
 
 def test_errors_name_the_op():

@@ -1,5 +1,7 @@
 """Optimizers vs torch.optim: 20-step trajectories on the same problem, state_dict round trips,
-parameter groups, and hyperparameter validation."""
+parameter groups, and hyperparameter validation. The trajectory, round-trip, float32 and
+checkpoint cases run on every backend (tests/backends.py): Adam/AdamW's step is the kernel
+table's adam_step (on the CUDA paths the fused multi-tensor kernel, emulated or real)."""
 import copy
 
 import numpy as np
@@ -7,7 +9,9 @@ import pytest
 
 import minitorch as mt
 import minitorch.nn.functional as F
+from backends import backend  # noqa: F401  (the fixture)
 from minitorch import nn, optim
+from minitorch.backend import to_device, to_numpy
 from tests.opcheck import needs_torch, torch
 
 rng = np.random.default_rng(0)
@@ -38,9 +42,11 @@ CASES = [
 IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for name, kw in CASES]
 
 
-def _mt_model():
-    w, b = nn.Parameter(W0.copy()), nn.Parameter(B0.copy())
-    return [w, b], lambda: F.mse_loss(F.linear(mt.Tensor(X), w, b), mt.Tensor(Y))
+def _mt_model(device="cpu", params=(W0, B0)):
+    """The parameters (copies of ``params``) on ``device`` and the loss closure over them."""
+    w, b = (nn.Parameter(to_device(np.array(a), device)) for a in params)
+    x, y = mt.Tensor(X, device=device), mt.Tensor(Y, device=device)
+    return [w, b], lambda: F.mse_loss(F.linear(x, w, b), y)
 
 
 def _torch_model():
@@ -59,14 +65,14 @@ def _run(opt, loss_fn, steps):
 
 def _assert_same(mt_params, torch_params, what):
     for k, (p, t) in enumerate(zip(mt_params, torch_params)):
-        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=0, atol=1e-10,
+        np.testing.assert_allclose(to_numpy(p.data), t.detach().numpy(), rtol=0, atol=1e-10,
                                    err_msg=f"{what}: parameter {k} differs from torch.optim")
 
 
 @needs_torch
 @pytest.mark.parametrize("name,kw", CASES, ids=IDS)
-def test_trajectory_matches_torch(name, kw):
-    ps, loss = _mt_model()
+def test_trajectory_matches_torch(backend, name, kw):
+    ps, loss = _mt_model(backend.device)
     tps, tloss = _torch_model()
     opt, ref = getattr(optim, name)(ps, **kw), getattr(torch.optim, name)(tps, **kw)
     for step in range(20):
@@ -83,8 +89,8 @@ def test_trajectory_matches_torch(name, kw):
 @needs_torch
 @pytest.mark.parametrize("name,kw", CASES[1:3] + CASES[6:8] + CASES[13:14] + CASES[16:17],
                          ids=IDS[1:3] + IDS[6:8] + IDS[13:14] + IDS[16:17])
-def test_state_dict_round_trip_continues_identically(name, kw):
-    ps, loss = _mt_model()
+def test_state_dict_round_trip_continues_identically(backend, name, kw):
+    ps, loss = _mt_model(backend.device)
     tps, tloss = _torch_model()
     opt, ref = getattr(optim, name)(ps, **kw), getattr(torch.optim, name)(tps, **kw)
     _run(opt, loss, 10)
@@ -92,9 +98,8 @@ def test_state_dict_round_trip_continues_identically(name, kw):
     sd = opt.state_dict()
     assert list(sd) == ["state", "param_groups"] and sd["param_groups"][0]["params"] == [0, 1]
     # A fresh optimizer on fresh parameters (a resumed run) loads the snapshot.
-    ps2 = [nn.Parameter(p.data.copy()) for p in ps]
+    ps2, loss2 = _mt_model(backend.device, [to_numpy(p.data) for p in ps])
     opt2 = getattr(optim, name)(ps2, lr=123.0)
-    loss2 = lambda: F.mse_loss(F.linear(mt.Tensor(X), ps2[0], ps2[1]), mt.Tensor(Y))  # noqa: E731
     opt2.load_state_dict(copy.deepcopy(sd))
     assert opt2.param_groups[0]["lr"] == kw.get("lr", opt.defaults["lr"])
     for _ in range(10):
@@ -190,11 +195,11 @@ def test_bad_params_argument():
         optim.SGD([nn.Parameter(np.ones(2)) * 2], lr=0.1)
 
 
-def test_float32_training_reduces_loss():
+def test_float32_training_reduces_loss(backend):
     mt.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 3))
+    model = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 3)).to(backend.device)
     opt = optim.AdamW(model.parameters(), lr=0.05)
-    x, y = mt.Tensor(X.astype(np.float32)), mt.Tensor(Y.astype(np.float32))
+    x, y = backend.tensor(X.astype(np.float32)), backend.tensor(Y.astype(np.float32))
     losses = []
     for _ in range(50):
         opt.zero_grad()
@@ -207,19 +212,18 @@ def test_float32_training_reduces_loss():
     assert losses[-1] < 0.3 * losses[0]
 
 
-def test_checkpoint_through_mt_save_resumes_identically(tmp_path):
+def test_checkpoint_through_mt_save_resumes_identically(backend, tmp_path):
     """model + optimizer state through mt.save/mt.load (safetensors) continue the same run."""
-    ps, loss = _mt_model()
+    ps, loss = _mt_model(backend.device)
     opt = optim.Adam(ps, lr=0.05, amsgrad=True)
     _run(opt, loss, 5)
     path = tmp_path / "ckpt.mt"
     mt.save({"params": [p.detach() for p in ps], "opt": opt.state_dict()}, path)
     ckpt = mt.load(path)
-    ps2 = [nn.Parameter(t.data.copy()) for t in ckpt["params"]]
+    ps2, loss2 = _mt_model(backend.device, [to_numpy(t.data) for t in ckpt["params"]])
     opt2 = optim.Adam(ps2)
     opt2.load_state_dict(ckpt["opt"])
-    loss2 = lambda: F.mse_loss(F.linear(mt.Tensor(X), ps2[0], ps2[1]), mt.Tensor(Y))  # noqa: E731
     _run(opt, loss, 5)
     _run(opt2, loss2, 5)
     for p, q in zip(ps, ps2):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(to_numpy(p.data), to_numpy(q.data))
