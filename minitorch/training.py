@@ -76,7 +76,7 @@ class TrainConfig:
     data_root: str | None = None        # None: $MINITORCH_DATA, else ~/.cache/minitorch/data
     no_download: bool = False
     val_split: float = 0.0              # fraction of the training data held out
-    early_stopping: int | None = None   # patience in epochs on val_acc (needs val_split)
+    early_stopping: int | None = None   # patience in epochs on val_acc (needs a val set)
     save: str | None = None             # file for the latest (or best, with early stopping)
     plot: bool = False                  # CLI: write the curves next to ``save``
     limit_train: int | None = None      # use only the first N training images
@@ -100,13 +100,14 @@ class TrainConfig:
         """The configuration as the ``train`` command's arguments (what checkpoints store)."""
         return {"command": "train", **dataclasses.asdict(self)}
 
-    def check(self) -> None:
-        """The checks that need no data or model: fail before any work is done."""
+    def check(self, has_val_data: bool = False) -> None:
+        """The checks that need no data or model: fail before any work is done.
+        ``has_val_data``: the caller passes its own validation set (``fit(val_data=...)``)."""
         if self.device == "cuda":
             reason = cuda_unavailable_reason()
             if reason is not None:
                 raise ConfigError(f"--device cuda: {reason}")
-        if self.early_stopping is not None and self.val_split <= 0:
+        if self.early_stopping is not None and self.val_split <= 0 and not has_val_data:
             raise ConfigError("--early-stopping needs a validation set: pass --val-split "
                               "FRACTION")
         if self.checkpoint_every is not None and not (self.checkpoint_dir or self.resume):
@@ -458,7 +459,7 @@ def fit(model, train_data, config: TrainConfig, *, val_data=None, test_data=None
     called with every batch's training loss (a float: per-step curves).
     With ``config.resume`` it continues the run checkpointed there, bit-identically."""
     log = (lambda line: print(line, file=out)) if out is not None else (lambda line: None)
-    config.check()
+    config.check(has_val_data=val_data is not None)
     rank, world = _join_ranks(config)
     if rank != 0:  # one voice: rank 0 prints, checkpoints and saves
         log = (lambda line: None)

@@ -187,3 +187,15 @@ def test_early_stopping_and_model_from_checkpoint(tmp_path):
     assert meta["epoch"] == 1 and meta["args"] == config.as_args()
     loader = DataLoader(test_set, batch_size=1000)
     assert evaluate(rebuilt, loader) == evaluate(model, loader)  # lr 0: the same weights
+
+
+@needs_mnist
+def test_early_stopping_on_a_validation_set_of_ones_own():
+    """fit(val_data=...) is a validation set: early stopping needs no val_split then."""
+    config = TrainConfig(**SMALL, epochs=5, optimizer="sgd", lr=0.0, early_stopping=1)
+    train_set, test_set = load_datasets(config)
+    history = fit(build_model(config), train_set, config, val_data=Subset(test_set, np.arange(50)),
+                  out=None)
+    assert history.stopped_early and len(history) == 2  # lr 0: no better val_acc after epoch 1
+    with pytest.raises(training.ConfigError, match="needs a validation set"):
+        fit(build_model(config), train_set, config, out=None)
