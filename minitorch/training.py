@@ -617,7 +617,8 @@ def _fit(model, train_data, config, val_set, test_set, optimizer, scheduler, los
                        "images_per_s": (len(train_set) - seen_before) / seconds}
             for name, loader in (("val", val_loader), ("test", test_loader)):
                 if loader is not None:
-                    result = evaluate(model, loader, loss_fn if eval_loss else None)
+                    result = evaluate(model, loader,
+                                      (loss_fn or _cross_entropy) if eval_loss else None)
                     metrics[f"{name}_acc"] = result["acc"]
                     if eval_loss:
                         metrics[f"{name}_loss"] = result["loss"]

@@ -199,3 +199,13 @@ def test_early_stopping_on_a_validation_set_of_ones_own():
     assert history.stopped_early and len(history) == 2  # lr 0: no better val_acc after epoch 1
     with pytest.raises(training.ConfigError, match="needs a validation set"):
         fit(build_model(config), train_set, config, out=None)
+
+
+@needs_mnist
+def test_eval_loss_without_a_loss_fn_is_the_cross_entropy():
+    config = TrainConfig(**SMALL, epochs=1)
+    train_set, test_set = load_datasets(config)
+    model = build_model(config)
+    history = fit(model, train_set, config, test_data=test_set, eval_loss=True, out=None)
+    again = evaluate(model, DataLoader(test_set, batch_size=1000), F.cross_entropy)
+    assert history[0]["test_loss"] == pytest.approx(again["loss"], rel=1e-6)
