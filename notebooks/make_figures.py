@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,21 +19,9 @@ try:
 except ImportError:  # a clone without `pip install -e .`
     sys.path.insert(0, str(ROOT))
     import minitorch as mt
-import minitorch.nn.functional as F
-from minitorch import optim, viz
-from minitorch.data import DataLoader, Subset
-
-
-def evaluate(model, loader):
-    model.eval()
-    loss = correct = n = 0
-    with mt.no_grad():
-        for x, y in loader:
-            logits = model(x)
-            loss += F.cross_entropy(logits, y).item() * len(y)
-            correct += int((logits.numpy().argmax(axis=1) == y.numpy()).sum())
-            n += len(y)
-    return loss / n, correct / n
+from minitorch import viz
+from minitorch.data import Subset
+from minitorch.training import TrainConfig, build_model, fit
 
 
 def main(argv=None) -> int:
@@ -49,34 +36,13 @@ def main(argv=None) -> int:
 
     train_full = mt.data.MNIST(root=None, train=True, download=True, normalize=True)
     test_full = mt.data.MNIST(root=None, train=False, download=True, normalize=True)
-    train_loader = DataLoader(Subset(train_full, np.arange(args.train)), batch_size=64,
-                              shuffle=True, generator=mt.Generator().manual_seed(0))
-    val_loader = DataLoader(Subset(train_full, np.arange(55000, 57000)), batch_size=1000)
-    test_loader = DataLoader(Subset(test_full, np.arange(5000)), batch_size=1000)
-
-    mt.manual_seed(0)
-    model = mt.models.get_model("lenet5")
-    optimizer = optim.Adam(model.parameters(), lr=1e-3)
-    history = []
-    for epoch in range(1, args.epochs + 1):
-        model.train()
-        start, total, correct, n = time.perf_counter(), 0.0, 0, 0
-        for x, y in train_loader:
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(y)
-            correct += int((logits.detach().numpy().argmax(axis=1) == y.numpy()).sum())
-            n += len(y)
-        val_loss, val_acc = evaluate(model, val_loader)
-        _, test_acc = evaluate(model, test_loader)
-        history.append({"epoch": epoch, "train_loss": total / n, "train_acc": correct / n,
-                        "val_loss": val_loss, "val_acc": val_acc, "test_acc": test_acc,
-                        "seconds": time.perf_counter() - start})
-        print(f"epoch {epoch}: loss {total / n:.4f}, val {100 * val_acc:.2f}%, "
-              f"test {100 * test_acc:.2f}% ({history[-1]['seconds']:.0f} s)")
+    # The library's loop (minitorch/training.py, what `python -m minitorch train` runs: Adam
+    # 1e-3 by default) on a training slice, validated on the end of the training split.
+    config = TrainConfig(model="lenet5", epochs=args.epochs, batch_size=64, quiet=True)
+    model = build_model(config)
+    history = fit(model, Subset(train_full, np.arange(args.train)), config,
+                  val_data=Subset(train_full, np.arange(55000, 57000)),
+                  test_data=Subset(test_full, np.arange(5000)), eval_loss=True)
 
     def save(fig, name):
         fig.savefig(out / name, dpi=args.dpi)
