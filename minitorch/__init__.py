@@ -29,6 +29,7 @@ from . import nn, optim
 # --- data, serialization, models, cli
 from . import data, models
 from .serialization import load, save
+from .threads import get_num_threads, set_num_threads  # CPU threads: minitorch/threads.py
 
 # --- math, bitwise, scans and index ops (issue 13); their Tensor methods: ops/methods.py
 from .tensor import uint16, uint32, uint64

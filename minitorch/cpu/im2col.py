@@ -64,7 +64,7 @@ def _valid_range(off, S, W, OW):
     return lo, hi
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _im2col_kernel(x, col, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     N, C, H, W = x.shape
     L = OH * OW
@@ -93,7 +93,7 @@ def _im2col_kernel(x, col, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
                         d += OW
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _col2im_kernel(col, x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     N, C, H, W = x.shape
     L = OH * OW

@@ -21,7 +21,7 @@ from .im2col import njit, uint64  # numba's, or plain stand-ins when numba is ab
 # Serial kernels with flat uint64 indices, for the reasons given in im2col.py.
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _max_pool_kernel(x, out, idx, KH, KW, SH, SW, PH, PW, DH, DW):
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
@@ -50,7 +50,7 @@ def _max_pool_kernel(x, out, idx, KH, KW, SH, SW, PH, PW, DH, DW):
                 jf[uint64(dst + oh * OW + ow)] = where
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _max_pool_2x2_kernel(x, out, idx):
     """The LeNet case: 2x2 windows, stride 2, no padding/dilation (windows don't overlap).
 
@@ -79,7 +79,7 @@ def _max_pool_2x2_kernel(x, out, idx):
                 jf[uint64(dst + oh * OW + ow)] = i2 if take_2 else i1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _max_pool_backward_kernel(gy, idx, gx):
     N, C, OH, OW = gy.shape
     HW = gx.shape[2] * gx.shape[3]

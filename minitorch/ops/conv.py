@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from ..autograd import Function
 from ..backend import get_array_module
 from ..kernel_table import kernels_for
 from ..tensor import Tensor
+from ..threads import parallel_for
 from .geometry import Geometry2d, out_size, pair
 from .shape import squeeze, unsqueeze
 
@@ -101,8 +104,29 @@ def apply_batched(op, input: Tensor, *rest, **params) -> Tensor:
 
 
 # --------------------------------------------------------------------------- im2col + GEMM
+_MIN_CHUNK_BYTES = 4 << 20   # a chunk's col matrix: about this size (a core's L2 and L3)...
+_MAX_CHUNKS = 16             # ...but at most this many chunks (each keeps a partial gW)
+
+
+def batch_chunks(xp, N: int, col_bytes_per_image: int, weight_bytes: int) -> list:
+    """The (n0, n1) image ranges that Conv2d works on, one im2col + GEMM each.
+
+    Small enough that the chunk's col matrix is still in cache when its GEMM reads it (and the
+    whole col matrix never exists: ResNet's at batch 256 would be gigabytes), large enough that
+    the GEMM is efficient (at least the weight's size) and that the partial weight gradients
+    (one per chunk, added in chunk order) stay few. The ranges depend on the shapes only, never
+    on the thread count, so results are the same for any number of threads. Off the CPU: one
+    chunk (the GPU has its own parallelism)."""
+    if xp is not np or N == 0:
+        return [(0, N)]
+    target = max(_MIN_CHUNK_BYTES, 4 * weight_bytes)
+    per = max(-(-target // max(col_bytes_per_image, 1)), -(-N // _MAX_CHUNKS))
+    return [(n0, min(N, n0 + per)) for n0 in range(0, N, per)]
+
+
 class Conv2d(Function):
-    """y = conv(x, weight) + bias with im2col and one GEMM per group (see the module doc)."""
+    """y = conv(x, weight) + bias with im2col and one GEMM per group (see the module doc),
+    in chunks of a few images (``batch_chunks``) spread over the CPU threads."""
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, *, geom, groups, kernels):
@@ -110,48 +134,79 @@ class Conv2d(Function):
         xp = get_array_module(x)
         N, C = x.shape[:2]
         OC = weight.shape[0]
-        G, OH, OW = groups, geom.OH, geom.OW
-        col = K.im2col(x, geom)                            # (C*KH*KW, N*L)
-        Kg = col.shape[0] // G
-        if G == 1:
-            out = weight.reshape(OC, Kg) @ col             # (OC, N*L): one GEMM
-        else:
-            out = xp.matmul(weight.reshape(G, OC // G, Kg), col.reshape(G, Kg, -1))
-        out = out.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)
-        y = xp.empty((N, OC, OH, OW), dtype=x.dtype)
-        if bias is None:
-            y[...] = out
-        else:  # the NCHW transpose and the bias add in one pass
-            xp.add(out, bias.reshape(1, OC, 1, 1), out=y)
+        G, L = groups, geom.OH * geom.OW
+        Kg = C // G * geom.KH * geom.KW
+        y = xp.empty((N, OC, geom.OH, geom.OW), dtype=x.dtype)
+        chunks = batch_chunks(xp, N, C * geom.KH * geom.KW * L * x.itemsize, weight.nbytes)
+        w = weight.reshape(OC, Kg) if G == 1 else weight.reshape(G, OC // G, Kg)
+
+        def run(i):
+            n0, n1 = chunks[i]
+            col = K.im2col(x[n0:n1], geom)                 # (C*KH*KW, nb*L)
+            if G == 1:
+                out = w @ col                              # (OC, nb*L): one GEMM
+            else:
+                out = xp.matmul(w, col.reshape(G, Kg, -1))
+            out = out.reshape(OC, n1 - n0, L).transpose(1, 0, 2)
+            dst = y[n0:n1].reshape(n1 - n0, OC, L)
+            if bias is None:
+                dst[...] = out
+            else:  # the NCHW transpose and the bias add in one pass
+                xp.add(out, bias.reshape(1, OC, 1), out=dst)
+
+        parallel_for(run, len(chunks))
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        ctx.save_for_backward(col if need_w else None, weight if need_x else None)
-        ctx.x_shape, ctx.geom, ctx.groups, ctx.kernels = x.shape, geom, groups, K
+        # x, not the col matrix: the backward unfolds each chunk again (cheap: it is still in
+        # cache for its GEMM), so the memory kept per layer is the input's, not KH*KW times it.
+        ctx.save_for_backward(x if need_w else None, weight if need_x else None)
+        ctx.x_shape, ctx.geom, ctx.groups, ctx.kernels, ctx.chunks = (x.shape, geom, groups,
+                                                                     K, chunks)
         return y
 
     @staticmethod
     def backward(ctx, gy):
         xp = get_array_module(gy)
-        col, weight = ctx.saved
-        geom, G = ctx.geom, ctx.groups
-        gmat = _grad_matrix(xp, gy)
-        OC = gmat.shape[0]
-        gx = gw = None
-        if ctx.needs_input_grad[1]:
-            Kg = col.shape[0] // G
-            if G == 1:
-                gw = gmat @ col.T
-            else:
-                gw = xp.matmul(gmat.reshape(G, OC // G, -1), col.reshape(G, Kg, -1).transpose(0, 2, 1))
-            gw = gw.reshape(OC, Kg // (geom.KH * geom.KW), geom.KH, geom.KW)
-        if ctx.needs_input_grad[0]:
-            Kw = weight[0].size
-            if G == 1:
-                gcol = weight.reshape(OC, Kw).T @ gmat
-            else:
-                gcol = xp.matmul(weight.reshape(G, OC // G, Kw).transpose(0, 2, 1),
-                                 gmat.reshape(G, OC // G, -1))
-            gx = ctx.kernels.col2im(gcol.reshape(G * Kw, -1), ctx.x_shape, geom)
-        return _with_bias_grad(ctx, gx, gw, lambda: gmat.sum(axis=1))
+        x, weight = ctx.saved
+        geom, G, chunks, K = ctx.geom, ctx.groups, ctx.chunks, ctx.kernels
+        N, C, H, W = ctx.x_shape
+        OC = gy.shape[1]
+        Kg = C // G * geom.KH * geom.KW
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        need_b = len(ctx.needs_input_grad) == 3 and ctx.needs_input_grad[2]
+        gx = xp.empty(ctx.x_shape, dtype=gy.dtype) if need_x else None
+        gw_parts, gb_parts = [None] * len(chunks), [None] * len(chunks)
+
+        def run(i):
+            n0, n1 = chunks[i]
+            gmat = _grad_matrix(xp, gy[n0:n1])             # (OC, nb*L)
+            if need_w:
+                col = K.im2col(x[n0:n1], geom)
+                if G == 1:
+                    gw_parts[i] = gmat @ col.T
+                else:
+                    gw_parts[i] = xp.matmul(gmat.reshape(G, OC // G, -1),
+                                            col.reshape(G, Kg, -1).transpose(0, 2, 1))
+            if need_b:
+                gb_parts[i] = gmat.sum(axis=1)
+            if need_x:
+                if G == 1:
+                    gcol = weight.reshape(OC, Kg).T @ gmat
+                else:
+                    gcol = xp.matmul(weight.reshape(G, OC // G, Kg).transpose(0, 2, 1),
+                                     gmat.reshape(G, OC // G, -1))
+                gx[n0:n1] = K.col2im(gcol.reshape(G * Kg, -1), (n1 - n0, C, H, W), geom)
+
+        parallel_for(run, len(chunks))
+        # Partial sums added in chunk order: the same result for any number of threads.
+        gw = _sum_in_order(gw_parts).reshape(OC, C // G, geom.KH, geom.KW) if need_w else None
+        return _with_bias_grad(ctx, gx, gw, lambda: _sum_in_order(gb_parts))
+
+
+def _sum_in_order(parts):
+    total = parts[0].copy()
+    for p in parts[1:]:
+        total += p
+    return total
 
 
 def _grad_matrix(xp, gy):

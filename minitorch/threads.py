@@ -1,0 +1,160 @@
+"""How many CPU threads minitorch uses, and the one thread pool that uses them.
+
+    mt.set_num_threads(2)          # as torch.set_num_threads
+    mt.get_num_threads()
+    MINITORCH_NUM_THREADS=2 python train.py        python -m minitorch train --threads 2
+
+Why one pool. The CPU work of a training step is GEMMs (BLAS) plus numba kernels (im2col,
+col2im, pooling, the optimizer step) plus NumPy elementwise code. Two thread pools spinning at
+once (OpenBLAS's and numba's) fought for the two cores of the development machine and made
+steps several times *slower*. So the heavy ops split their work into fixed-size chunks (a few
+images of a convolution, a block of pooling planes) and ``parallel_for`` hands the chunks to
+this module's threads; inside a chunk every kernel and GEMM runs on one thread (BLAS is held
+at one thread while the pool runs; between parallel sections BLAS may use all of them, e.g.
+for a Linear layer's GEMM).
+
+Why chunks are fixed and scheduled dynamically. The chunk boundaries depend on the shapes
+only, never on the thread count, and partial sums (a convolution's weight gradient) are added
+in chunk order: results are bit-identical for any number of threads. Whichever thread is free
+takes the next chunk, and the calling thread works too, so on a busy machine a descheduled
+worker delays one chunk, not the whole op (a static split waits for its slowest thread).
+
+The default: the cores this process may run on (``os.sched_getaffinity``), less the load the
+rest of the machine already puts on them (the 1-minute load average, read once at the first
+parallel op), at least 1. An explicit ``set_num_threads(n)`` or ``MINITORCH_NUM_THREADS=n``
+always wins.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import os
+import threading
+
+__all__ = ["set_num_threads", "get_num_threads", "parallel_for", "default_num_threads"]
+
+ENV_VAR = "MINITORCH_NUM_THREADS"
+
+_num_threads: int | None = None     # None: not chosen yet (default_num_threads() on first use)
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool_size = 0
+_lock = threading.Lock()
+_local = threading.local()          # .busy: this thread is running a chunk (no nesting)
+_blas = None                        # threadpoolctl's BLAS controllers, loaded on first use
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _check(n, where: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{where}: the number of threads must be a positive int, got {n!r}")
+    return n
+
+
+def default_num_threads() -> int:
+    """``MINITORCH_NUM_THREADS`` if set, else the cores that the machine's load leaves idle."""
+    text = os.environ.get(ENV_VAR)
+    if text is not None and text.strip():
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < 1:
+            raise ValueError(f"{ENV_VAR}={text!r}: expected a positive integer number of "
+                             "threads")
+        return value
+    cores = _cores()
+    try:
+        busy = int(os.getloadavg()[0])  # includes this process's own recent work: at most 1
+    except OSError:
+        busy = 0
+    return max(1, min(cores, cores - busy + 1))
+
+
+def get_num_threads() -> int:
+    """The number of threads minitorch's CPU ops use (see the module docstring)."""
+    global _num_threads
+    if _num_threads is None:
+        set_num_threads(default_num_threads())
+    return _num_threads
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads for minitorch's CPU ops and for BLAS (as ``torch.set_num_threads``).
+    Results do not depend on ``n``."""
+    global _num_threads
+    _num_threads = _check(n, "set_num_threads")
+    _set_blas_threads(n)
+
+
+def _blas_controllers():
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+        except Exception:  # noqa: BLE001 - no threadpoolctl or an unknown BLAS: leave it be
+            _blas = []
+    return _blas
+
+
+def _set_blas_threads(n: int) -> None:
+    for lib in _blas_controllers():
+        lib.set_num_threads(n)
+
+
+def _executor(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    global _pool, _pool_size
+    with _lock:
+        if _pool is None or _pool_size < workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = concurrent.futures.ThreadPoolExecutor(workers, "minitorch")
+            _pool_size = workers
+        return _pool
+
+
+def parallel_for(fn, count: int) -> None:
+    """``fn(i)`` for every i in range(count), on up to ``get_num_threads()`` threads (the
+    caller's included), each chunk on one thread, in no particular order. ``fn`` must release
+    the GIL for its heavy part (numba ``nogil`` kernels, NumPy's GEMMs and ufuncs) and write
+    only its own chunk's output. Called from inside a chunk, it runs serially."""
+    threads = min(get_num_threads(), count)
+    if threads <= 1 or getattr(_local, "busy", False):
+        for i in range(count):
+            fn(i)
+        return
+    pool = _executor(threads - 1)
+    chunks = itertools.count()  # next() on it is atomic under the GIL: each i is taken once
+
+    def work():
+        _local.busy = True
+        try:
+            for i in chunks:
+                if i >= count:
+                    return
+                fn(i)
+        finally:
+            _local.busy = False
+
+    _set_blas_threads(1)  # one BLAS thread inside each chunk: no second pool spinning
+    try:
+        futures = [pool.submit(work) for _ in range(threads - 1)]
+        error = None
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised once the workers are done
+            error = exc
+        started = [f for f in futures if not f.cancel()]  # one never started: nothing to wait
+        concurrent.futures.wait(started)
+        if error is not None:
+            raise error
+        for f in started:
+            f.result()  # a worker's exception, if any
+    finally:
+        _set_blas_threads(_num_threads)
