@@ -6,7 +6,10 @@
 //   loss_i = lse_i - z_{i, y_i}
 //   grad_ic = exp(z_ic - lse_i) - [c == y_i]       (softmax - onehot: d loss_i / d z_ic)
 // and loss_i = 0, grad_i = 0 for ignored rows. The caller scales (mean over the valid rows,
-// upstream gradient) and has already checked that every target is in [0, C) or ignored.
+// upstream gradient). A target outside [0, C) that is not ignore_index gives loss_i = NaN and
+// a NaN gradient row, never an out-of-bounds read: the kernel checks, not the host, so the
+// launch needs no device-to-host copy (minitorch/ops/loss.py raises the clear IndexError
+// eagerly; inside a CUDA-graph capture, where no host check can run, the NaN shows it).
 //
 // One block per row; its XENT_THREADS threads stride over the classes and combine their
 // partial max / sum in shared memory (a tree with a fixed shape: deterministic). The class
@@ -45,9 +48,10 @@ extern "C" __global__ void __launch_bounds__(XENT_THREADS) softmax_xent_forward_
     const scalar_t* zr = z + (long long)row * C;
     scalar_t* gr = grad + (long long)row * C;
     const long long target = y[row];
-    if (target == ignore_index) {
-        for (long long c = threadIdx.x; c < C; c += XENT_THREADS) gr[c] = 0;
-        if (threadIdx.x == 0) loss[row] = 0;
+    if (target == ignore_index || target < 0 || target >= C) {   // uniform over the block
+        const scalar_t fill = target == ignore_index ? (scalar_t)0 : (scalar_t)nan("");
+        for (long long c = threadIdx.x; c < C; c += XENT_THREADS) gr[c] = fill;
+        if (threadIdx.x == 0) loss[row] = fill;
         return;
     }
     scalar_t m = zr[0];

@@ -123,8 +123,10 @@ GRID_STRIDE_CASES = {  # file: {kernel: (buffers, arguments)}; T = TOTAL, buffer
         "bn_backward_apply": ("gy x mean invstd gamma sgy sgx gx",
                               "gy, x, mean, invstd, gamma, sgy, sgx, gx, T, 1, 1, T"),
     },
-    "adam.cu": {"adam_update": ("p g m v", "p, g, m, v, T, 1e-3, 0.9, 0.999, 1e-8, 0.0, 0.1, "
-                                           "0.03, 0")},
+    "adam.cu": {"adam_multi": ("p g m v", "[&] { static long long t[6] = {(long long)p, "
+                                          "(long long)g, (long long)m, (long long)v, 0, T}; "
+                                          "return (const long long*)t; }(), 1, (long long)T, "
+                                          "1e-3, 0.9, 0.999, 1e-8, 0.0, 0.1, 0.03, 0")},
 }
 BLOCK_STRIDE_CASES = {  # kernels whose threads stride by the block size over one channel
     "batchnorm.cu": {
@@ -701,3 +703,179 @@ def test_conv_on_an_empty_batch_runs_forward_and_backward_as_on_the_cpu(groups):
     for a, b in zip(got, want):
         assert a.shape == b.shape and a.dtype == b.dtype
         np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+
+
+# --------------------------------------------------------------------------- (6) host syncs
+class HostReads(np.ndarray):
+    """A NumPy array that counts what would be a device -> host synchronisation on CuPy:
+    bool(), int(), float(), .item(), .tolist() (CuPy waits for the GPU in each). Results of
+    array ops on it stay HostReads, so every array a step computes is counted."""
+    count = 0
+
+    def _read(self, name, *args):
+        HostReads.count += 1
+        return getattr(np.ndarray, name)(self, *args)
+
+    def __bool__(self):
+        return self._read("__bool__")
+
+    def __int__(self):
+        return self._read("__int__")
+
+    def __float__(self):
+        return self._read("__float__")
+
+    def __index__(self):
+        return self._read("__index__")
+
+    def item(self, *args):
+        return self._read("item", *args)
+
+    def tolist(self):
+        return self._read("tolist")
+
+
+@contextlib.contextmanager
+def _capturing():
+    """is_capturing() is True inside, as within graph(...) (without CuPy)."""
+    from minitorch.cuda import graph
+    token = graph._capturing.set(True)
+    try:
+        yield
+    finally:
+        graph._capturing.reset(token)
+
+
+def _reads_counted(out):
+    """A kernel's outputs as HostReads (arrays, or tuples of them; None stays None)."""
+    if isinstance(out, tuple):
+        return tuple(_reads_counted(o) for o in out)
+    return out.view(HostReads) if isinstance(out, np.ndarray) else out
+
+
+@contextlib.contextmanager
+def _cuda_on_cpu_counting_reads():
+    """emulator.cuda_on_cpu, with every kernel's output a HostReads array, so the arrays a
+    step computes from kernel outputs are counted too."""
+    import dataclasses
+    from minitorch.cuda.table import CUDA
+    from minitorch.kernel_table import KernelTable, use_kernels
+    from emulator import emulated_launches
+
+    def counting(fn):
+        return None if fn is None else lambda *a, **k: _reads_counted(fn(*a, **k))
+
+    fields = {f.name: getattr(CUDA, f.name) for f in dataclasses.fields(KernelTable)}
+    table = KernelTable(**{k: (counting(v) if callable(v) else v) for k, v in fields.items()})
+    with emulated_launches(), use_kernels(table):
+        yield
+
+
+def _counted(a, requires_grad=False):
+    import minitorch as mt
+    return mt.Tensor._make(np.asarray(a).view(HostReads), requires_grad, None)
+
+
+@needs_gxx
+def test_cross_entropy_syncs_once_eagerly_and_never_under_capture():
+    """The target-range check ran twice (ops/loss.py and cuda/fused.py); now once, eagerly,
+    and not at all inside a capture, where a sync would abort it."""
+    import minitorch as mt
+    z = _counted(np.random.default_rng(1).standard_normal((6, 4)), requires_grad=True)
+    y = _counted(np.array([0, 1, 2, 3, -100, 1]))
+    with _cuda_on_cpu_counting_reads():
+        for capture, syncs in ((False, 1), (True, 0)):
+            HostReads.count = 0
+            with _capturing() if capture else contextlib.nullcontext():
+                loss = mt.nn.functional.cross_entropy(z, y)
+                loss.backward()
+            assert HostReads.count == syncs, (capture, HostReads.count)
+    with _cuda_on_cpu_counting_reads(), pytest.raises(IndexError, match="cross_entropy: target "
+                                                                       "value 4"):
+        mt.nn.functional.cross_entropy(z, _counted(np.array([0, 1, 2, 3, 4, 1])))
+
+
+# --------------------------------------------------------------------------- (10) Adam
+def _adam_run(params0, steps=3, dtype=np.float64, **kw):
+    """optim.Adam on fresh parameters (values params0), fixed gradients: final values."""
+    import minitorch as mt
+    ps = [mt.nn.Parameter(mt.tensor(p.astype(dtype))) for p in params0]
+    opt = mt.optim.Adam(ps, lr=1e-2, weight_decay=0.1, **kw)
+    for s in range(steps):
+        for i, p in enumerate(ps):
+            p.grad = mt.tensor((np.cos(params0[i] * (s + 1 + i))).astype(dtype))
+        opt.step()
+    return [p.detach().numpy() for p in ps]
+
+
+PARAM_SHAPES = [(20, 1, 5, 5), (20,), (50, 20, 5, 5), (50,), (256, 800), (256,), (10, 256), (10,)]
+
+
+@needs_gxx
+def test_adam_updates_every_parameter_in_one_launch(emulated):
+    from minitorch.kernel_table import use_kernels
+    from minitorch.cuda.table import CUDA
+    from emulator import launched
+    rng = np.random.default_rng(6)
+    params0 = [rng.standard_normal(s) for s in PARAM_SHAPES]
+    want = _adam_run(params0)                              # the CPU table
+    with use_kernels(CUDA), launched() as names:
+        got = _adam_run(params0)
+    assert names == ["adam_multi"] * 3                     # one launch per step, not 8
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
+
+
+@needs_gxx
+@pytest.mark.parametrize("kw", [dict(dtype=np.float16), dict(amsgrad=True)])
+def test_adam_falls_back_to_array_code_where_the_kernel_does_not_apply(emulated, kw):
+    """float16 (no kernel for it) and amsgrad take the array-code step: no TypeError."""
+    from minitorch.kernel_table import use_kernels
+    from minitorch.cuda.table import CUDA
+    from emulator import launched
+    params0 = [np.linspace(-1, 1, 12).reshape(3, 4), np.linspace(0, 2, 5)]
+    want = _adam_run(params0, **kw)
+    with use_kernels(CUDA), launched() as names:
+        got = _adam_run(params0, **kw)
+    assert names == []
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+
+
+def test_adam_refuses_to_be_captured_into_a_cuda_graph():
+    from minitorch.cuda import fused
+    p = np.zeros(3)
+    with _capturing(), pytest.raises(RuntimeError, match="Adam.step inside a CUDA-graph "
+                                                         "capture.*optim.SGD"):
+        fused.adam_step([p], [p], [p], [p], [None], [1], lr=1e-3, beta1=0.9, beta2=0.999,
+                        eps=1e-8, weight_decay=0, amsgrad=False, maximize=False,
+                        decoupled=False)
+
+
+@needs_gxx
+def test_a_simplenet_sgd_training_step_never_syncs_under_capture():
+    """What a CUDA graph needs of a whole step (graph.py, rule 1): forward, cross-entropy,
+    backward and an SGD-with-momentum update read nothing back to the host."""
+    import minitorch as mt
+    mt.manual_seed(0)
+    model = mt.models.SimpLeNet()
+    for p in model.parameters():
+        p.data = p.data.view(HostReads)
+    opt = mt.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    rng = np.random.default_rng(7)
+    x = _counted(rng.standard_normal((2, 1, 28, 28)).astype(np.float32))
+    y = _counted(np.array([3, 7]))
+    with _cuda_on_cpu_counting_reads():
+        counts = []
+        for capture in (False, True):   # the first step creates the momentum buffers
+            HostReads.count = 0
+            with _capturing() if capture else contextlib.nullcontext():
+                opt.zero_grad()
+                loss = mt.nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+            counts.append(HostReads.count)
+    assert counts == [1, 0]       # eagerly only cross-entropy's target check
+    assert all(type(p.data) is HostReads and type(p.grad.data) is HostReads
+               for p in model.parameters())          # everything on the way was counted

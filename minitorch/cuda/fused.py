@@ -15,6 +15,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..cpu.adam import adam_step_xp
+from .graph import is_capturing
 from .launch import THREADS, check_dtype, check_int32, contiguous, empty, empty_like, grid_1d, i32
 from .launch import run
 from .loader import SCALAR_TYPES
@@ -27,7 +28,9 @@ BN_THREADS = 256    # as #define'd in batchnorm.cu
 def softmax_cross_entropy(z, y, ignore_index: int = -100):
     """Per-row loss (N,) and d(sum of losses)/dz (N, C) of logits z (N, C), targets y (N,).
 
-    Ignored rows get loss 0 and gradient 0. One kernel, one block per row.
+    Ignored rows get loss 0 and gradient 0; a target out of [0, C) (not ignored) gets NaN
+    loss and gradient rows (the kernel checks, so nothing here waits for the device: the
+    clear IndexError is ops/loss.py's, eagerly). One kernel, one block per row.
     """
     dtype = check_dtype("softmax_cross_entropy", z)
     xp = get_array_module(z)
@@ -36,10 +39,6 @@ def softmax_cross_entropy(z, y, ignore_index: int = -100):
                          f"got {z.shape} and {y.shape}")
     N, C = z.shape
     z, y = contiguous(z), contiguous(y.astype(np.int64, copy=False))
-    bad = (y != ignore_index) & ((y < 0) | (y >= C))
-    if N and bool(bad.any()):  # a wrong index would read out of bounds: check (one sync)
-        raise IndexError(f"softmax_cross_entropy: target value {int(y[bad].ravel()[0])} is out "
-                         f"of range for {C} classes (ignore_index={ignore_index})")
     check_int32("softmax_cross_entropy", z=z.size)
     loss = empty(xp, (N,), dtype)
     grad = empty(xp, (N, C), dtype)
@@ -151,47 +150,84 @@ def batch_norm_backward(gy, x, gamma, mean, invstd):
 
 
 # --------------------------------------------------------------------------- Adam / AdamW
-def adam_update(param, grad, exp_avg, exp_avg_sq, *, lr: float, step: int,
-                beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                weight_decay: float = 0.0, decoupled: bool = False) -> None:
-    """One Adam (decoupled=False) or AdamW (decoupled=True) step, in place on param,
-    exp_avg, exp_avg_sq (same shape, C-contiguous: they are updated where they are)."""
-    dtype = check_dtype("adam_update", param, grad, exp_avg, exp_avg_sq)
-    for name, a in (("param", param), ("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)):
-        if not a.flags.c_contiguous:
-            raise ValueError(f"adam_update: {name} {a.shape} must be C-contiguous (it is "
-                             "updated in place)")
-        if a.shape != param.shape:
-            raise ValueError(f"adam_update: {name} shape {a.shape} != param shape "
-                             f"{param.shape}")
-    if grad.shape != param.shape:
-        raise ValueError(f"adam_update: grad shape {grad.shape} != param shape {param.shape}")
+def _address(a) -> int:
+    """The device address of array ``a`` (CuPy), or its host address (NumPy: the emulator)."""
+    ptr = getattr(a.data, "ptr", None)
+    return int(ptr) if ptr is not None else int(a.ctypes.data)
+
+
+def adam_multi_update(params, grads, exp_avgs, exp_avg_sqs, *, lr: float, step: int,
+                      beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                      weight_decay: float = 0.0, decoupled: bool = False) -> None:
+    """One Adam (decoupled=False) or AdamW (decoupled=True) step of every tensor, all at step
+    count ``step``, in ONE kernel launch (kernels/adam.cu): in place on params, exp_avgs,
+    exp_avg_sqs (same shapes, C-contiguous: they are updated where they are)."""
     if step < 1:
         raise ValueError(f"adam_update: step must be >= 1 (the bias corrections divide by "
                          f"1 - beta^step), got {step}")
-    grad = contiguous(grad)
-    check_int32("adam_update", param=param.size)
-    grid, block = grid_1d(param.size, THREADS)
+    kept = []   # the arrays the table points at (grads made contiguous), alive until launched
+    for param, grad, exp_avg, exp_avg_sq in zip(params, grads, exp_avgs, exp_avg_sqs):
+        dtype = check_dtype("adam_update", param, grad, exp_avg, exp_avg_sq)
+        for name, a in (("param", param), ("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)):
+            if not a.flags.c_contiguous:
+                raise ValueError(f"adam_update: {name} {a.shape} must be C-contiguous (it is "
+                                 "updated in place)")
+            if a.shape != param.shape:
+                raise ValueError(f"adam_update: {name} shape {a.shape} != param shape "
+                                 f"{param.shape}")
+        if grad.shape != param.shape:
+            raise ValueError(f"adam_update: grad shape {grad.shape} != param shape "
+                             f"{param.shape}")
+        if kept and dtype != kept[0][0].dtype:
+            raise TypeError(f"adam_update: one launch takes one dtype, got {kept[0][0].dtype} "
+                            f"and {dtype}")
+        if param.size:
+            kept.append((param, contiguous(grad), exp_avg, exp_avg_sq))
+    if not kept:
+        return
+    xp = get_array_module(kept[0][0])
+    sizes = np.cumsum([0] + [p.size for p, *_ in kept], dtype=np.int64)
+    table = np.concatenate([[_address(a) for a in arrays] for arrays in zip(*kept)]
+                           + [sizes]).astype(np.int64)
+    total = int(sizes[-1])
     bc1, sqrt_bc2 = 1.0 - beta1 ** step, math.sqrt(1.0 - beta2 ** step)
-    run("adam.cu", "adam_update", dtype, grid, block,
-        (param, grad, exp_avg, exp_avg_sq) + i32(param.size)
+    run("adam.cu", "adam_multi", kept[0][0].dtype, *grid_1d(total, THREADS),
+        (xp.asarray(table), np.int32(len(kept)), np.int64(total))
         + tuple(np.float64(v) for v in (lr, beta1, beta2, eps, weight_decay, bc1, sqrt_bc2))
         + i32(int(decoupled)))
 
 
+def adam_update(param, grad, exp_avg, exp_avg_sq, **hyper) -> None:
+    """adam_multi_update of one tensor (same keyword arguments)."""
+    adam_multi_update([param], [grad], [exp_avg], [exp_avg_sq], **hyper)
+
+
 def adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1,
               beta2, eps, weight_decay, amsgrad, maximize, decoupled) -> None:
-    """The CUDA table's adam_step (signature: minitorch/kernel_table.py): the fused kernel for
-    every tensor it takes; amsgrad, maximize, other dtypes and non-contiguous parameters take
-    the array-code step (minitorch/cpu/adam.py), which runs on CuPy arrays as well."""
+    """The CUDA table's adam_step (signature: minitorch/kernel_table.py): one multi-tensor
+    launch per (dtype, step count) for what the fused kernel takes; amsgrad, maximize, other
+    dtypes (float16) and non-contiguous parameters take the array-code step
+    (minitorch/cpu/adam.py), which runs on CuPy arrays as well.
+
+    Refused inside a CUDA-graph capture: the step count is a host int, so its bias
+    corrections would be frozen into the graph and every replay would repeat the captured
+    step's (cuda/graph.py, rule 2)."""
+    if is_capturing():
+        raise RuntimeError("Adam.step inside a CUDA-graph capture: the step count and its bias "
+                           "corrections are host values that every replay would repeat; "
+                           "capture a step with optim.SGD, or run Adam eagerly")
+    groups: dict[tuple, list] = {}
     rest = []
     for i, (data, grad) in enumerate(zip(params, grads)):
         if amsgrad or maximize or not data.flags.c_contiguous or not _fusable(data, grad):
             rest.append(i)
-            continue
-        adam_update(data, grad, exp_avgs[i], exp_avg_sqs[i], lr=lr, step=steps[i],
-                    beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                    decoupled=decoupled)
+        else:
+            groups.setdefault((np.dtype(data.dtype).str, steps[i]), []).append(i)
+    for (_, step), idx in groups.items():
+        pick = lambda seq: [seq[i] for i in idx]  # noqa: E731
+        adam_multi_update(pick(params), pick(grads), pick(exp_avgs), pick(exp_avg_sqs),
+                          lr=lr, step=step, beta1=beta1, beta2=beta2, eps=eps,
+                          weight_decay=weight_decay, decoupled=decoupled)
     if rest:
         pick = lambda seq: [seq[i] for i in rest]  # noqa: E731
         adam_step_xp(pick(params), pick(grads), pick(exp_avgs), pick(exp_avg_sqs),

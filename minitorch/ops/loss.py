@@ -22,6 +22,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module
+from ..cuda.graph import is_capturing
 from ..kernel_table import kernels_for
 from ..tensor import Tensor
 
@@ -70,9 +71,11 @@ def _check_class_inputs(op: str, input: Tensor, target: Tensor, weight, ignore_i
             raise RuntimeError(f"{op}: input is on {input.device} but weight is on "
                                f"{weight.device}")
     y = target.data
-    if y.size:
+    # One device sync, skipped inside a CUDA-graph capture, which cannot sync (the fused GPU
+    # kernel marks a bad target's row NaN itself: kernels/softmax_xent.cu).
+    if y.size and not is_capturing():
         bad = (y != ignore_index) & ((y < 0) | (y >= C))
-        if bool(bad.any()):  # one device sync; a wrong index would silently read garbage
+        if bool(bad.any()):  # a wrong index would silently read garbage
             value = int(y[bad].ravel()[0])
             raise IndexError(f"{op}: target value {value} is out of range for {C} classes "
                              f"(valid: 0..{C - 1}, or ignore_index={ignore_index})")
