@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--aux-weight", type=float, default=0.3,
                    help="GoogLeNet: weight of each auxiliary classifier's loss (default 0.3, "
                    "the paper's)")
+    t.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="CPU threads for minitorch's ops and BLAS (default: the idle cores; "
+                   "also MINITORCH_NUM_THREADS); results do not depend on it")
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on the test set")
     e.add_argument("--checkpoint", required=True, metavar="PATH")

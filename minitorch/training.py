@@ -36,6 +36,7 @@ from .checkpoint import (CheckpointDir, CheckpointError, RunLock, check_writable
 from .data import MNIST, DataLoader, FashionMNIST, Subset, random_split
 from .models import get_model
 from .serialization import save
+from .threads import set_num_threads
 from .zoo_data import CIFAR10Data, balanced_subset, image_stats
 
 DATASETS = {"mnist": MNIST, "fashion-mnist": FashionMNIST, "cifar10": CIFAR10Data}
@@ -95,6 +96,7 @@ class TrainConfig:
     backbone_lr: float | None = None    # fine-tuning: the pretrained layers' lr (None: lr)
     labels_per_class: int | None = None  # few labels: a seeded, balanced subset of K per class
     aux_weight: float = 0.3             # GoogLeNet: weight of each auxiliary classifier's loss
+    threads: int | None = None          # CPU threads (minitorch/threads.py); None: default
 
     def as_args(self) -> dict:
         """The configuration as the ``train`` command's arguments (what checkpoints store)."""
@@ -460,6 +462,8 @@ def fit(model, train_data, config: TrainConfig, *, val_data=None, test_data=None
     With ``config.resume`` it continues the run checkpointed there, bit-identically."""
     log = (lambda line: print(line, file=out)) if out is not None else (lambda line: None)
     config.check(has_val_data=val_data is not None)
+    if config.threads is not None:
+        set_num_threads(config.threads)
     rank, world = _join_ranks(config)
     if rank != 0:  # one voice: rank 0 prints, checkpoints and saves
         log = (lambda line: None)

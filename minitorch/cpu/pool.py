@@ -16,9 +16,11 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..ops.geometry import Geometry2d
+from ..threads import parallel_for
 from .im2col import njit, uint64  # numba's, or plain stand-ins when numba is absent
 
-# Serial kernels with flat uint64 indices, for the reasons given in im2col.py.
+# Serial kernels with flat uint64 indices, for the reasons given in im2col.py; the wrappers
+# below run them on blocks of planes in minitorch's thread pool.
 
 
 @njit(cache=True, nogil=True)
@@ -92,23 +94,55 @@ def _max_pool_backward_kernel(gy, idx, gx):
                 xf[uint64(p * HW + k)] += gf[uint64(o)]
 
 
+_PLANE_BLOCK_BYTES = 256 << 10  # input planes per parallel_for chunk: about this many bytes
+
+
+def _plane_blocks(planes: int, plane_bytes: int) -> list:
+    """(p0, p1) ranges of the N*C planes: each is pooled independently, so any split gives
+    the same result; blocks of a few hundred KB keep the per-call overhead small."""
+    per = max(1, _PLANE_BLOCK_BYTES // max(plane_bytes, 1))
+    return [(p0, min(planes, p0 + per)) for p0 in range(0, planes, per)]
+
+
+def _as_planes(a: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) -> (N*C, 1, H, W), the same memory: slices of it are blocks of planes."""
+    return a.reshape(a.shape[0] * a.shape[1], 1, *a.shape[2:])
+
+
 def max_pool_numba(x: np.ndarray, g: Geometry2d):
-    """x (N, C, H, W) -> (out, idx), both (N, C, OH, OW); idx is int64."""
+    """x (N, C, H, W) -> (out, idx), both (N, C, OH, OW); idx is int64. Blocks of planes run
+    on minitorch's threads (minitorch/threads.py)."""
     x = np.ascontiguousarray(x)
     N, C, H, W = x.shape
     out = np.empty((N, C, g.OH, g.OW), dtype=x.dtype)
     idx = np.empty((N, C, g.OH, g.OW), dtype=np.int64)
-    if g[:8] == (2, 2, 2, 2, 0, 0, 1, 1) and 2 * g.OH <= H and 2 * g.OW <= W:
-        _max_pool_2x2_kernel(x, out, idx)
-    else:
-        _max_pool_kernel(x, out, idx, *g[:8])
+    fast = g[:8] == (2, 2, 2, 2, 0, 0, 1, 1) and 2 * g.OH <= H and 2 * g.OW <= W
+    xs, outs, idxs = _as_planes(x), _as_planes(out), _as_planes(idx)
+    blocks = _plane_blocks(N * C, H * W * x.itemsize)
+
+    def run(i):
+        p0, p1 = blocks[i]
+        if fast:
+            _max_pool_2x2_kernel(xs[p0:p1], outs[p0:p1], idxs[p0:p1])
+        else:
+            _max_pool_kernel(xs[p0:p1], outs[p0:p1], idxs[p0:p1], *g[:8])
+
+    parallel_for(run, len(blocks))
     return out, idx
 
 
 def max_pool_backward_numba(gy: np.ndarray, idx: np.ndarray, x_shape, g: Geometry2d):
-    """gy, idx (N, C, OH, OW) -> gx (N, C, H, W): a scatter along idx (g is not needed)."""
+    """gy, idx (N, C, OH, OW) -> gx (N, C, H, W): a scatter along idx (g is not needed).
+    Each block of planes owns its gx planes, so the threads never write the same element."""
     gx = np.empty(x_shape, dtype=gy.dtype)
-    _max_pool_backward_kernel(np.ascontiguousarray(gy), idx, gx)
+    gys, idxs, gxs = _as_planes(np.ascontiguousarray(gy)), _as_planes(idx), _as_planes(gx)
+    blocks = _plane_blocks(gxs.shape[0], gx[0, 0].nbytes if gx.size else 0)
+
+    def run(i):
+        p0, p1 = blocks[i]
+        _max_pool_backward_kernel(gys[p0:p1], idxs[p0:p1], gxs[p0:p1])
+
+    parallel_for(run, len(blocks))
     return gx
 
 
