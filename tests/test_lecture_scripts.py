@@ -230,13 +230,32 @@ def test_resnet18_feature_extraction(workdir):
     skip_comparison_if_no_reference()
 
 
-@pytest.mark.slow  # ~40 s here: VGG-11's 132M parameters, built, saved, loaded and Adam-stepped
-# in both libraries. The same path on fewer parameters runs fast in test_vision_models.py
-# (torch-saved .pth into vgg11, train-mode gradients, classifier[6] replacement).
+# ~60 s here: VGG-11's 132M parameters, built, saved, loaded and Adam-stepped in both libraries
+# (minitorch's NumPy Adam step alone takes ~8 s for them). The same path on fewer parameters
+# runs fast in test_vision_models.py (torch-saved .pth into vgg11, train-mode gradients,
+# classifier[6] replacement).
+@pytest.mark.slow
 def test_vgg11_fine_tuning(workdir):
     saved = save_weights("vgg11", workdir / "vgg11_weights.pth")
-    _, mine = run_both("vgg11_finetune.py", ["losses", "logits", "head_weight", "first_conv"])
-    assert len(mine["losses"]) == 2 and mine["losses"][1] < mine["losses"][0], mine["losses"]
+    _, mine = run_both("vgg11_finetune.py",
+                       ["losses", "loss_after", "logits", "head_weight", "first_conv"])
+    assert len(mine["losses"]) == 1 and mine["loss_after"] < mine["losses"][0]
     assert mine["head_weight"].shape == (10, 4096) and mine["logits"].shape == (4, 10)
     assert np.abs(mine["first_conv"] - saved["features.0.weight"]).max() > 0  # all of it trains
     skip_comparison_if_no_reference()
+
+
+# --------------------------------------------------------------------------- API the scripts use
+def test_load_takes_torch_loads_arguments(tmp_path):
+    """torch.load(path, map_location=DEVICE, weights_only=...) runs unchanged; torch's dict and
+    function forms of map_location are refused by name, not misread."""
+    path = tmp_path / "w.pth"
+    mt.save({"w": mt.ones(2)}, path)
+    for kwargs in ({"map_location": mt.device("cpu")}, {"map_location": "cpu"},
+                   {"weights_only": True}, {"weights_only": False}, {}):
+        assert mt.load(path, **kwargs)["w"].device == "cpu"
+    assert mt.load(path, mt.device("cpu"))["w"].device == "cpu"  # torch's positional form
+    with pytest.raises(TypeError, match="map_location must be a device.*dict"):
+        mt.load(path, map_location={"cuda:0": "cpu"})
+    with pytest.raises(ValueError, match="disagree"):
+        mt.load(path, map_location="cpu", device="cuda")

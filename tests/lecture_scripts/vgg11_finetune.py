@@ -38,7 +38,7 @@ optimizer = Adam(net.parameters(), lr=0.0001)
 
 losses = []
 net.train()
-for epoch in range(2):
+for epoch in range(1):
     for x, y in train_loader:
         x, y = x.to(DEVICE), y.to(DEVICE)
         optimizer.zero_grad()
@@ -50,6 +50,8 @@ for epoch in range(2):
 
 net.eval()
 with torch.no_grad():
-    logits = net(x).cpu().numpy()
+    y_pred = net(x)
+    loss_after = criterion(y_pred, y).item()
+logits = y_pred.cpu().numpy()
 head_weight = net.classifier[6].weight.detach().cpu().numpy()
 first_conv = net.features[0].weight.detach().cpu().numpy()
