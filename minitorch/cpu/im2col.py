@@ -49,9 +49,10 @@ else:  # the kernels become plain Python; callers use the *_xp paths instead
 # Two performance notes, both measured (see benchmarks/README.md):
 # * Indices are cast to uint64: numba must otherwise check every signed index for Python's
 #   negative wrap-around, which blocks SIMD; the cast made im2col ~7x faster.
-# * The kernels are serial (no parallel=True): the GEMMs around them already use every core
-#   through BLAS, and a second thread pool (numba's) spinning next to BLAS's made whole
-#   training steps several times slower on a 2-core machine.
+# * The kernels are serial (no parallel=True) and release the GIL (nogil): a second thread
+#   pool (numba's) spinning next to BLAS's made whole training steps several times slower on a
+#   2-core machine. The parallelism is minitorch's one pool (minitorch/threads.py): Conv2d
+#   runs im2col + GEMM on chunks of images there, one thread (and one BLAS thread) per chunk.
 
 
 @njit(cache=True, inline="always")

@@ -1,0 +1,145 @@
+"""The CPU thread setting (minitorch/threads.py): set/get, the environment variable, the
+default, the pool's contract, and results that do not depend on the number of threads."""
+import threading
+
+import numpy as np
+import pytest
+
+import minitorch as mt
+import minitorch.nn.functional as F
+import minitorch.ops.conv as conv
+import minitorch.threads as threads
+from minitorch.cli import build_parser, config_from_args
+from minitorch.models import get_model
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    before = mt.get_num_threads()
+    yield
+    mt.set_num_threads(before)
+
+
+def test_set_and_get_num_threads():
+    mt.set_num_threads(2)
+    assert mt.get_num_threads() == 2
+    mt.set_num_threads(1)
+    assert mt.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, None])
+def test_set_num_threads_rejects_non_positive_ints(bad):
+    with pytest.raises(ValueError, match="set_num_threads: the number of threads must be a "
+                                         "positive int"):
+        mt.set_num_threads(bad)
+
+
+def test_environment_variable_sets_the_default(monkeypatch):
+    monkeypatch.setenv("MINITORCH_NUM_THREADS", "3")
+    assert threads.default_num_threads() == 3
+    for bad in ("zero", "0", "-2"):
+        monkeypatch.setenv("MINITORCH_NUM_THREADS", bad)
+        with pytest.raises(ValueError, match="MINITORCH_NUM_THREADS=.*positive integer"):
+            threads.default_num_threads()
+
+
+def test_default_leaves_cores_that_a_busy_machine_uses(monkeypatch):
+    monkeypatch.delenv("MINITORCH_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "_cores", lambda: 4)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.3, 0.0, 0.0))
+    assert threads.default_num_threads() == 4    # idle machine: every core
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.5, 0.0, 0.0))
+    assert threads.default_num_threads() == 3    # two cores busy elsewhere (one is our own)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (40.0, 0.0, 0.0))
+    assert threads.default_num_threads() == 1    # overloaded: one thread, never zero
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_parallel_for_runs_every_chunk_once(n):
+    mt.set_num_threads(n)
+    seen = []
+    lock = threading.Lock()
+
+    def fn(i):
+        with lock:
+            seen.append(i)
+
+    threads.parallel_for(fn, 37)
+    assert sorted(seen) == list(range(37))
+
+
+def test_parallel_for_nested_runs_serially_and_errors_propagate():
+    mt.set_num_threads(2)
+    out = np.zeros((4, 5))
+
+    def inner(i):
+        threads.parallel_for(lambda j: out.__setitem__((i, j), i * 10 + j), 5)
+
+    threads.parallel_for(inner, 4)
+    assert np.array_equal(out, np.add.outer(np.arange(4) * 10, np.arange(5)))
+
+    def boom(i):
+        if i == 3:
+            raise KeyError("chunk 3")
+
+    with pytest.raises(KeyError, match="chunk 3"):
+        threads.parallel_for(boom, 8)
+
+
+def test_blas_is_held_at_one_thread_inside_the_pool():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return {lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+                if lib["user_api"] == "blas"}
+
+    if not blas_threads():
+        pytest.skip("no BLAS library that threadpoolctl can see")
+    mt.set_num_threads(2)
+    assert blas_threads() == {2}
+    inside = []
+    threads.parallel_for(lambda i: inside.append(blas_threads()), 4)
+    assert all(s == {1} for s in inside)
+    assert blas_threads() == {2}   # restored after the parallel section
+
+
+def _train(n, name, shape, steps=2):
+    mt.set_num_threads(n)
+    mt.manual_seed(0)
+    model = get_model(name)
+    opt = mt.optim.Adam(model.parameters(), lr=1e-2)
+    rng = np.random.default_rng(0)
+    for _ in range(steps):
+        x = mt.tensor(rng.standard_normal(shape).astype(np.float32))
+        y = mt.tensor(rng.integers(0, 10, shape[0]))
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return [p.data.copy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("name, shape", [("simplenet", (12, 1, 28, 28)),
+                                         ("resnet20", (4, 1, 12, 12))])
+def test_training_is_bit_identical_for_any_thread_count(monkeypatch, name, shape):
+    # Tiny chunks, so every convolution splits its batch and sums partial weight gradients.
+    monkeypatch.setattr(conv, "_MIN_CHUNK_BYTES", 1)
+    one, two, three = (_train(n, name, shape) for n in (1, 2, 3))
+    for a, b, c in zip(one, two, three):
+        assert np.array_equal(a, b) and np.array_equal(a, c)
+
+
+def test_batch_chunks_depend_on_shapes_only():
+    chunks = conv.batch_chunks(np, 256, 128_000, 100_000)
+    assert chunks[0][0] == 0 and chunks[-1][1] == 256
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
+    assert len(chunks) <= conv._MAX_CHUNKS
+    assert conv.batch_chunks(np, 0, 128_000, 100_000) == [(0, 0)]
+
+
+def test_cli_threads_flag():
+    config = config_from_args(build_parser().parse_args(["train", "--threads", "2"]))
+    assert config.threads == 2
+    assert config_from_args(build_parser().parse_args(["train"])).threads is None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--threads", "0"])
