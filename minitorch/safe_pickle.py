@@ -294,7 +294,10 @@ class Unpickler:
     def _global(self, module: str, qualname: str):
         key = f"{module}.{qualname}"
         if key not in self.allowed:
-            raise self._unsafe(f"global {key!r} (not on the allowlist)")
+            # torch.save(model) pickles the module objects, a common slip in lecture code
+            hint = (", as torch.save(model) writes: save and load model.state_dict() instead"
+                    if module.startswith(("torch.nn.modules.", "torchvision.models.")) else "")
+            raise self._unsafe(f"global {key!r} (not on the allowlist{hint})")
         return self.allowed[key]
 
     def _call(self, func, args, what: str):

@@ -259,3 +259,14 @@ def test_load_takes_torch_loads_arguments(tmp_path):
         mt.load(path, map_location={"cuda:0": "cpu"})
     with pytest.raises(ValueError, match="disagree"):
         mt.load(path, map_location="cpu", device="cuda")
+
+
+@pytest.mark.skipif(torch is None, reason=f"torch not importable ({REFERENCE_ERROR!r}): no "
+                    "torch.save(model) file to read")
+def test_whole_model_file_says_to_save_the_state_dict(tmp_path):
+    """The lectures' other way to save, torch.save(model), pickles the module objects: mt.load
+    refuses it (it would have to run code) and says what to save instead."""
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "model.pth")
+    with pytest.raises(mt.serialization.SerializationError,
+                       match=r"'torch\.nn\.modules\.linear\.Linear'.*model\.state_dict\(\)"):
+        mt.load(tmp_path / "model.pth")
