@@ -51,10 +51,6 @@ from minitorch.data import DataLoader, Subset
 train_set = Subset(train_full, np.arange(0, 7000))
 val_set = Subset(train_full, np.arange(55000, 56000))
 test_set = Subset(test_full, np.arange(0, 2000))
-shuffle = mt.Generator().manual_seed(0)
-train_loader = DataLoader(train_set, batch_size=64, shuffle=True, generator=shuffle)
-val_loader = DataLoader(val_set, batch_size=500)
-test_loader = DataLoader(test_set, batch_size=500)
 
 fig, axes = plt.subplots(2, 8, figsize=(12, 3.4), constrained_layout=True)
 for i, ax in enumerate(axes.ravel()):
@@ -78,54 +74,31 @@ print("parameters:", sum(p.numel() for p in model.parameters()))
 
 # %% [markdown]
 # ## Training
-# The loop is the whole algorithm: forward, loss, `zero_grad`, `backward`, `step`. Adam with
-# learning rate 1e-3 needs no tuning here.
+# The loop is the whole algorithm. For every batch `xb, yb` of a shuffled pass over the data:
+#
+# ```python
+# logits = model(xb)                   # forward
+# loss = F.cross_entropy(logits, yb)   # how wrong
+# optimizer.zero_grad()                # forget the last batch's gradients
+# loss.backward()                      # d loss / d every parameter
+# optimizer.step()                     # move every parameter a little downhill
+# ```
+#
+# It is written out once, in `minitorch.training` (`train_one_epoch` in
+# minitorch/training.py); `fit` adds the bookkeeping around it: batches, an evaluation after
+# every epoch, one line per epoch, optionally checkpoints and early stopping. The command line
+# (`python -m minitorch train`) runs the same code. Adam with learning rate 1e-3 needs no
+# tuning here.
 
 # %%
-def evaluate(model, loader):
-    """(mean loss, accuracy, predictions, labels) without recording a graph, in eval mode."""
-    model.eval()
-    losses, preds, labels = [], [], []
-    with mt.no_grad():
-        for xb, yb in loader:
-            logits = model(xb)
-            losses.append(F.cross_entropy(logits, yb).item() * len(yb))
-            preds.append(logits.numpy().argmax(axis=1)); labels.append(yb.numpy())
-    preds, labels = np.concatenate(preds), np.concatenate(labels)
-    return sum(losses) / len(labels), float((preds == labels).mean()), preds, labels
+from minitorch.training import TrainConfig, confusion_matrix, evaluate, fit, predict
 
-
-def train(model, optimizer, train_loader, val_loader, epochs):
-    """The training loop, written out. Returns the per-epoch history (the CLI's keys) and the
-    loss of every step."""
-    history, step_losses = [], []
-    for epoch in range(1, epochs + 1):
-        model.train()
-        start, correct, seen, total = time.perf_counter(), 0, 0, 0.0
-        for xb, yb in train_loader:
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            step_losses.append(loss.item())
-            total += step_losses[-1] * len(yb)
-            correct += int((logits.detach().numpy().argmax(axis=1) == yb.numpy()).sum()); seen += len(yb)
-        seconds = time.perf_counter() - start
-        val_loss, val_acc, _, _ = evaluate(model, val_loader)
-        history.append({"epoch": epoch, "train_loss": total / seen, "train_acc": correct / seen,
-                        "val_loss": val_loss, "val_acc": val_acc, "seconds": seconds})
-        print(f"epoch {epoch}: train loss {total / seen:.4f} acc {100 * correct / seen:.1f}%  "
-              f"val loss {val_loss:.4f} acc {100 * val_acc:.1f}%  ({seconds:.1f} s, "
-              f"{seen / seconds:.0f} img/s)")
-    return history, step_losses
-
-
-
-# %%
+config = TrainConfig(model="lenet5", epochs=2, batch_size=64, quiet=True)
 optimizer = optim.Adam(model.parameters(), lr=1e-3)
+step_losses = []  # fit hands every batch's loss to on_step: the per-step curve below
 start = time.perf_counter()
-history, step_losses = train(model, optimizer, train_loader, val_loader, epochs=2)
+history = fit(model, train_set, config, val_data=val_set, optimizer=optimizer, eval_loss=True,
+              on_step=step_losses.append)
 print(f"training took {time.perf_counter() - start:.0f} s")
 
 
@@ -146,11 +119,14 @@ viz.plot_training_curves(history, title="LeNet-5, 7,000 MNIST images")
 # The off-diagonal cells show *which* confusions the model makes (4↔9, 3↔5, 7↔2 are typical).
 
 # %%
-test_loss, test_acc, pred, true = evaluate(model, test_loader)
+test_loader = DataLoader(test_set, batch_size=500)
+pred, true = predict(model, test_loader)  # eval mode, no graph
+test_acc = float((pred == true).mean())
+test_loss = evaluate(model, test_loader, F.cross_entropy)["loss"]
 print(f"test accuracy on {len(true)} images: {100 * test_acc:.2f}%  (loss {test_loss:.4f})")
 assert test_acc > 0.9, "LeNet-5 should pass 90% after 2 epochs on 7,000 images"
 
-cm = np.bincount(true * 10 + pred, minlength=100).reshape(10, 10)
+cm = confusion_matrix(pred, true, 10)
 fig, ax = plt.subplots(figsize=(6, 5.2), constrained_layout=True)
 im = ax.imshow(cm, cmap="Blues", norm=plt.matplotlib.colors.LogNorm(vmin=1, vmax=cm.max()))
 for (i, j), v in np.ndenumerate(cm):

@@ -40,49 +40,23 @@ print(train_full, test_full, sep="\n")
 
 
 # %%
-from minitorch.data import DataLoader, Subset
+from minitorch.data import Subset
+from minitorch.training import TrainConfig, fit
 
-val_loader = DataLoader(Subset(train_full, np.arange(55000, 56000)), batch_size=1000)
+val_set = Subset(train_full, np.arange(55000, 56000))
 
-def evaluate(model, loader):
-    model.eval()
-    losses, correct, n = 0.0, 0, 0
-    with mt.no_grad():
-        for xb, yb in loader:
-            logits = model(xb)
-            losses += F.cross_entropy(logits, yb).item() * len(yb)
-            correct += int((logits.detach().numpy().argmax(axis=1) == yb.numpy()).sum()); n += len(yb)
-    return losses / n, correct / n
-
-def fit(model, optimizer, train_set, epochs, batch_size=64, patience=None, quiet=True):
-    """Train; return the per-epoch history and the per-step losses. With ``patience``, stop
-    after that many epochs without a better validation loss and restore the best weights."""
-    loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
-                        generator=mt.Generator().manual_seed(1))   # the same batches every run
-    history, steps, best, best_state, since = [], [], np.inf, None, 0
-    for epoch in range(1, epochs + 1):
-        model.train()
-        total = correct = n = 0
-        for xb, yb in loader:
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            optimizer.zero_grad(); loss.backward(); optimizer.step()
-            steps.append(loss.item()); total += steps[-1] * len(yb); n += len(yb)
-            correct += int((logits.detach().numpy().argmax(axis=1) == yb.numpy()).sum())
-        val_loss, val_acc = evaluate(model, val_loader)
-        history.append({"epoch": epoch, "train_loss": total / n, "train_acc": correct / n,
-                        "val_loss": val_loss, "val_acc": val_acc})
-        if val_loss < best:
-            best, since = val_loss, 0
-            best_state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
-        else:
-            since += 1
-        if patience is not None and since >= patience:
-            print(f"early stop after epoch {epoch}: no better val loss for {patience} epochs")
-            model.load_state_dict(best_state)
-            break
+def train(model, optimizer, train_set, epochs, early_stopping=None):
+    """minitorch.training.fit, quietly: the per-epoch history (with the validation loss) and
+    every step's training loss. Seed 0 for every run: the same batches in the same order.
+    ``early_stopping``: stop after that many epochs without a better validation accuracy."""
+    config = TrainConfig(epochs=epochs, batch_size=64, early_stopping=early_stopping, quiet=True)
+    steps = []
+    history = fit(model, train_set, config, val_data=val_set, optimizer=optimizer,
+                  eval_loss=True, on_step=steps.append, out=None)
+    if history.stopped_early:
+        print(f"early stop after epoch {len(history)}: no better val accuracy for "
+              f"{early_stopping} epochs")
     return history, steps
-
 
 
 # %% [markdown]
@@ -111,7 +85,7 @@ for name, make_opt in make.items():
     model = mt.models.MLP(hidden=(128,))
     model.load_state_dict(init)
     start = time.perf_counter()
-    history, steps = fit(model, make_opt(model.parameters()), train_small, epochs=2)
+    history, steps = train(model, make_opt(model.parameters()), train_small, epochs=2)
     runs[name] = (history, steps)
     print(f"{name:<16} val acc {100 * history[-1]['val_acc']:.1f}%  "
           f"val loss {history[-1]['val_loss']:.3f}  ({time.perf_counter() - start:.1f} s)")
@@ -155,7 +129,7 @@ def sgd(model, weight_decay=0.0):
 results = {}
 start = time.perf_counter()
 model = mlp()
-results["baseline"] = fit(model, sgd(model), tiny, EPOCHS)[0]
+results["baseline"] = train(model, sgd(model), tiny, EPOCHS)[0]
 print(f"baseline: {time.perf_counter() - start:.1f} s")
 viz.plot_training_curves(results["baseline"], title="784-256-256-10 on 500 images: overfitting")
 
@@ -170,19 +144,20 @@ viz.plot_training_curves(results["baseline"], title="784-256-256-10 on 500 image
 # - **Batch normalisation**: standardises each hidden unit over the batch, then rescales it with
 #   learned $\gamma, \beta$. It mainly makes optimisation easier; its batch-dependent noise is a
 #   mild regulariser.
-# - **Early stopping**: keep the weights of the epoch with the best validation loss and stop when
-#   it has not improved for a while (here: 5 epochs).
+# - **Early stopping**: stop when the validation accuracy has not improved for a while (here: 5
+#   epochs); the weights to keep are the best epoch's (`fit` with `save=PATH` writes that
+#   epoch's checkpoint, not the last one).
 
 # %%
 start = time.perf_counter()
 model = mlp(dropout=0.5)
-results["dropout 0.5"] = fit(model, sgd(model), tiny, EPOCHS)[0]
+results["dropout 0.5"] = train(model, sgd(model), tiny, EPOCHS)[0]
 model = mlp()
-results["weight decay 5e-3"] = fit(model, sgd(model, weight_decay=5e-3), tiny, EPOCHS)[0]
+results["weight decay 5e-3"] = train(model, sgd(model, weight_decay=5e-3), tiny, EPOCHS)[0]
 model = mlp(batch_norm=True)
-results["batch norm"] = fit(model, sgd(model), tiny, EPOCHS)[0]
+results["batch norm"] = train(model, sgd(model), tiny, EPOCHS)[0]
 model = mlp()
-results["early stopping"] = fit(model, sgd(model), tiny, EPOCHS, patience=5)[0]
+results["early stopping"] = train(model, sgd(model), tiny, EPOCHS, early_stopping=5)[0]
 print(f"four more runs: {time.perf_counter() - start:.1f} s")
 
 
@@ -194,7 +169,7 @@ for name, history in results.items():
     axes[1].plot(epochs, [h["val_loss"] for h in history], label=name)
     axes[2].plot(epochs, [100 * h["val_acc"] for h in history], label=name)
 stopped = results["early stopping"]
-best_epoch = min(stopped, key=lambda h: h["val_loss"])["epoch"]
+best_epoch = stopped.best("val_acc")["epoch"]
 lowest = min(h["val_loss"] for history in results.values() for h in history)
 axes[1].set_ylim(0.8 * lowest, 2.0 * lowest)   # zoom in on where the curves part ways
 for ax in axes[1:]:
@@ -220,5 +195,6 @@ for name, history in results.items():
 # weight decay keep the training loss well above zero (they make fitting harder on purpose);
 # compare their validation curves and the table with the baseline's. On 500 images the gains
 # are small, a percent or a few hundredths of loss, and not every remedy wins on every metric.
-# Batch normalisation mostly speeds training up. Early stopping keeps the weights of the dashed
-# epoch, whatever happens later. More data remains the best regulariser.
+# Batch normalisation mostly speeds training up. Early stopping ends the run five epochs after
+# the dashed epoch, its best validation accuracy, and keeps that epoch's weights (with `save=`),
+# whatever happens later. More data remains the best regulariser.

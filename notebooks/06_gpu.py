@@ -56,11 +56,12 @@ print(train_full, test_full, sep="\n")
 # ## One epoch of LeNet-5 per device
 # Same seed, same images, same batches. The first call on a device includes one-time costs (numba
 # compiles the CPU kernels, NVRTC compiles the CUDA ones, CuPy allocates its memory pool), so each
-# device gets a short warm-up first. GPU work is asynchronous: `loss.item()` at the end waits for
-# it, so the wall-clock time is honest.
+# device gets a short warm-up first. GPU work is asynchronous: `train_one_epoch` returns the
+# epoch's mean loss as a Python float, which waits for it, so the wall-clock time is honest.
 
 # %%
 from minitorch.data import DataLoader, Subset
+from minitorch.training import evaluate, train_one_epoch
 
 N_TRAIN, BATCH = 3000, 64
 train_set, test_set = Subset(train_full, np.arange(N_TRAIN)), Subset(test_full, np.arange(2000))
@@ -75,25 +76,18 @@ def run_epoch(device):
     for xb, yb in warm:                   # warm-up: compile kernels, fill memory pools
         F.cross_entropy(model(xb), yb).backward()
     model.zero_grad()
-    model.train()
     start = time.perf_counter()
-    for xb, yb in loader:
-        loss = F.cross_entropy(model(xb), yb)
-        optimizer.zero_grad(); loss.backward(); optimizer.step()
-    last = loss.item()                    # waits for the device
+    # notebook 3's loop (minitorch.training); its float results wait for the device
+    loss, _ = train_one_epoch(model, loader, optimizer)
     seconds = time.perf_counter() - start
-    model.eval()
-    correct = 0
-    with mt.no_grad():
-        for xb, yb in DataLoader(test_set, batch_size=1000, device=device):
-            correct += int((model(xb).cpu().numpy().argmax(axis=1) == yb.cpu().numpy()).sum())
+    test_acc = evaluate(model, DataLoader(test_set, batch_size=1000, device=device))["acc"]
     return {"device": device, "seconds": seconds, "img_per_s": N_TRAIN / seconds,
-            "last_loss": last, "test_acc": correct / len(test_set)}
+            "loss": loss, "test_acc": test_acc}
 
 rows = [run_epoch(d) for d in devices]
-print(f"{'device':<8}{'epoch (s)':>11}{'images/s':>11}{'last loss':>11}{'test acc':>10}")
+print(f"{'device':<8}{'epoch (s)':>11}{'images/s':>11}{'mean loss':>11}{'test acc':>10}")
 for r in rows:
-    print(f"{r['device']:<8}{r['seconds']:>11.2f}{r['img_per_s']:>11.0f}{r['last_loss']:>11.4f}"
+    print(f"{r['device']:<8}{r['seconds']:>11.2f}{r['img_per_s']:>11.0f}{r['loss']:>11.4f}"
           f"{100 * r['test_acc']:>9.1f}%")
 if HAS_GPU:
     print(f"GPU speed-up for this epoch: {rows[0]['seconds'] / rows[1]['seconds']:.1f}x")
