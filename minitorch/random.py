@@ -2,7 +2,8 @@
 
 Every random tensor in minitorch (``rand``, ``randn``, ``randint``, ``randperm``, dropout masks,
 weight init, DataLoader shuffling) is drawn on the CPU by a ``numpy.random.Generator`` (PCG64)
-and then moved to its device. That costs a host-to-device copy on the GPU, and buys one
+and then moved to its device (one exception: the GPU draws dropout masks itself, from a seed
+this generator draws; minitorch/ops/dropout.py). That costs a host-to-device copy on the GPU, and buys one
 property worth more for teaching and testing: a seed gives the same numbers on every device,
 so a run on "cpu" and on "cuda" starts from the same weights.
 

@@ -166,6 +166,7 @@ static int emu_launch(void (*k)(A...), const unsigned* g, const unsigned* b, voi
 
 _KERNEL_NAME = re.compile(r'extern "C" __global__ void\s+(?:__launch_bounds__\([^)]*\)\s+)?(\w+)\s*\(')
 _CTYPES = {np.dtype(np.int32): ctypes.c_int32, np.dtype(np.int64): ctypes.c_int64,
+           np.dtype(np.uint64): ctypes.c_uint64,
            np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
 _libs: dict[tuple, tuple] = {}
 

@@ -879,3 +879,63 @@ def test_a_simplenet_sgd_training_step_never_syncs_under_capture():
     assert counts == [1, 0]       # eagerly only cross-entropy's target check
     assert all(type(p.data) is HostReads and type(p.grad.data) is HostReads
                for p in model.parameters())          # everything on the way was counted
+
+
+# --------------------------------------------------------------------------- (7) dropout
+def _splitmix_mask(n, seed, p, dtype):
+    """kernels/dropout.cu's mask, in NumPy uint64 arithmetic (which wraps like the C++)."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + (np.arange(n, dtype=np.uint64) + np.uint64(1)) \
+            * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    u = (z >> np.uint64(40)).astype(np.float64) / 2.0 ** 24
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return np.where(u >= p, dtype(scale), dtype(0))
+
+
+@needs_gxx
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("p", [0.25, 0.5, 1.0])
+def test_dropout_mask_is_drawn_on_the_device(emulated, dtype, p):
+    """The CUDA table draws the mask with a kernel (no host-drawn mask copied over), from one
+    seed of the global generator: the formula exactly, reproducible under manual_seed."""
+    import minitorch as mt
+    from minitorch.cuda import fused
+    from minitorch.random import numpy_generator
+    from emulator import launched
+    like = np.zeros(1, dtype)
+    mt.manual_seed(5)
+    seed = numpy_generator().integers(0, 2**63, dtype=np.int64)
+    mt.manual_seed(5)
+    with launched() as names:
+        mask = fused.dropout_mask((7, 300), p, dtype, like)
+    assert names == ["dropout_mask"] and mask.dtype == dtype and mask.shape == (7, 300)
+    np.testing.assert_array_equal(mask.ravel(), _splitmix_mask(2100, seed, p, dtype))
+    if p == 0.5:
+        assert abs((mask == 0).mean() - 0.5) < 0.05
+
+
+@needs_gxx
+def test_dropout_on_the_gpu_path_launches_the_mask_kernel(emulated):
+    import minitorch as mt
+    from minitorch.cuda.table import CUDA
+    from minitorch.kernel_table import use_kernels
+    from emulator import launched
+    x = mt.tensor(np.ones((4, 3, 5, 5), np.float32))
+    with use_kernels(CUDA), launched() as names:
+        y = mt.nn.functional.dropout(x, 0.3)
+        y2 = mt.nn.functional.dropout2d(x, 0.3)
+        h = mt.nn.functional.dropout(x.to(mt.float16), 0.3)     # no kernel: host draw
+    assert names == ["dropout_mask", "dropout_mask"]
+    assert set(np.unique(y.numpy())) <= {0, np.float32(1 / 0.7)}
+    per_channel = y2.numpy().reshape(12, 25)
+    assert (per_channel.min(axis=1) == per_channel.max(axis=1)).all()   # whole channels
+    assert h.dtype == mt.float16
+
+
+def test_dropout_refuses_to_be_captured_into_a_cuda_graph():
+    from minitorch.cuda import fused
+    with _capturing(), pytest.raises(RuntimeError, match="dropout inside a CUDA-graph capture"):
+        fused.dropout_mask((3,), 0.5, np.float32, np.zeros(1, np.float32))

@@ -1,4 +1,4 @@
-"""Fused GPU steps: softmax-cross-entropy, batch norm, Adam/AdamW (kernels/*.cu).
+"""Fused GPU steps: softmax-cross-entropy, batch norm, dropout masks, Adam/AdamW (kernels/*.cu).
 
 Each of these is a handful of array ops on the CPU path (exp, sum, log, subtract, ...), and on
 the GPU every one of those is a kernel launch plus a full read and write of the array. Fused,
@@ -15,6 +15,8 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..cpu.adam import adam_step_xp
+from ..cpu.dropout import dropout_mask_host
+from ..random import numpy_generator
 from .graph import is_capturing
 from .launch import THREADS, check_dtype, check_int32, contiguous, empty, empty_like, grid_1d, i32
 from .launch import run
@@ -147,6 +149,30 @@ def batch_norm_backward(gy, x, gamma, mean, invstd):
     run("batchnorm.cu", "bn_backward_apply", dtype, grid, block,
         (gy, x, mean, invstd, gamma, sum_gy, sum_gy_xhat, gx) + i32(x.size, C, S, N * S))
     return gx, sum_gy_xhat, sum_gy
+
+
+# --------------------------------------------------------------------------- dropout
+def dropout_mask(shape: tuple, p: float, dtype, like=None):
+    """The CUDA table's dropout_mask (signature: minitorch/kernel_table.py): the keep-mask
+    drawn on the device by kernels/dropout.cu from one 64-bit seed of minitorch's global
+    generator, so no mask is copied from the host. Other dtypes (float16) take the host draw.
+    Refused inside a CUDA-graph capture: the seed is a host value, so every replay would
+    drop the same elements."""
+    dt = np.dtype(dtype)
+    if dt not in SCALAR_TYPES:
+        return dropout_mask_host(shape, p, dtype, like)
+    if is_capturing():
+        raise RuntimeError("dropout inside a CUDA-graph capture: its seed is drawn on the "
+                           "host, so every replay would drop the same elements; capture the "
+                           "step in eval mode or without dropout")
+    xp = get_array_module(like) if like is not None else np
+    mask = empty(xp, shape, dt)
+    seed = np.uint64(numpy_generator().integers(0, 2**63, dtype=np.int64))
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    if mask.size:
+        run("dropout.cu", "dropout_mask", dt, *grid_1d(mask.size),
+            (mask, np.int64(mask.size), seed, np.float64(p), np.float64(scale)))
+    return mask
 
 
 # --------------------------------------------------------------------------- Adam / AdamW

@@ -3,7 +3,10 @@ zeroed with probability p and the survivors are scaled by 1/(1-p), so E[y] = x a
 is the identity (no rescaling at test time).
 
 Masks come from the kernel table's ``dropout_mask``, seeded by minitorch's global generator
-(minitorch/random.py): after ``mt.manual_seed(s)`` the same masks are drawn again.
+(minitorch/random.py): after ``mt.manual_seed(s)`` the same masks are drawn again. The CPU
+draws them with NumPy; the GPU draws them on the device (kernels/dropout.cu) from one seed
+of that generator, so no mask is copied from the host each forward (a GPU's masks are not the
+CPU's for the same seed, but are reproducible the same way).
 """
 from __future__ import annotations
 
