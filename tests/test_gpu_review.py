@@ -939,3 +939,13 @@ def test_dropout_refuses_to_be_captured_into_a_cuda_graph():
     from minitorch.cuda import fused
     with _capturing(), pytest.raises(RuntimeError, match="dropout inside a CUDA-graph capture"):
         fused.dropout_mask((3,), 0.5, np.float32, np.zeros(1, np.float32))
+
+
+def test_avg_pool_divisor_table_is_uploaded_once():
+    """The (OH, OW) divisor table went to the device every forward; now once per table."""
+    from minitorch.cuda import ops as cuda_ops
+    div = np.full((3, 4), 4.0)
+    a = cuda_ops._device_divisor(np, div, np.float32)
+    assert cuda_ops._device_divisor(np, div.copy(), np.float32) is a
+    assert cuda_ops._device_divisor(np, div, np.float64) is not a       # per dtype
+    assert cuda_ops._device_divisor(np, div * 2, np.float32) is not a   # per table

@@ -20,9 +20,12 @@ What a captured step must obey (CUDA's rules, and what they mean here):
 1. No host synchronisation: ``.item()``, ``bool(array)``, a copy to the host, a data-dependent
    check that reads a device value. Capture fails with an error naming the cause.
 2. Python runs only at capture: every host-side value is frozen into the graph (kernel
-   arguments, shapes, the learning rate, a step count passed as a scalar). An optimizer whose
-   update depends on a host counter (Adam's bias corrections, while they are host scalars)
-   replays its capture-time step; ``is_capturing()`` lets such code refuse to be captured.
+   arguments, shapes, the learning rate, a step count passed as a scalar). Code whose work
+   depends on a host value that changes from step to step would replay its capture-time
+   value, so it refuses to be captured (``is_capturing()``): Adam (its bias corrections come
+   from a host step count) and dropout (its seed is drawn on the host) raise; cross-entropy
+   skips its host-side target check (the kernel marks a bad target NaN). SGD, with or
+   without momentum, captures.
 3. Memory: CuPy's pool gives each stream its own blocks, so the warm-up runs on the capture
    stream, where the capture then finds every block it needs already reserved. Every block
    allocated during the capture is held by the graph for as long as it lives: the step's

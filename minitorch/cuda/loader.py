@@ -13,6 +13,12 @@ GPU runs). ``VARIANTS`` declares, once, every define set a source is compiled wi
 dtype; ``get_function`` refuses any other, so nothing can launch that CI did not compile.
 ``compile_with(builder)`` hands the kernel lookups of the enclosed code to ``builder`` (the
 tests' CPU emulator, tests/emulator.py) instead of NVRTC.
+
+Denormals: CuPy appends ``-ftz=true`` to the options of every module it compiles (after ours,
+so a module cannot turn it off), so float32 values below 1.2e-38 flush to zero in these
+kernels on the GPU, where NumPy and the CPU emulator keep them. float64 is unaffected.
+Nothing in these models depends on such values; a result that did would differ between the
+devices by at most those flushed values' contributions.
 """
 from __future__ import annotations
 
