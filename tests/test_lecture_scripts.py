@@ -8,7 +8,9 @@ logits, weights) to float32 round-off.
 
 Both runs start from the same weights: each script saves its initial state_dict (or, for
 transfer learning, its new head) when the file is absent and loads it when present, so the
-PyTorch run writes a .pth file that the minitorch run reads through mt.load. Both see the
+PyTorch run writes a .pth file that the minitorch run reads through mt.load. The transfer
+learning scripts call ``models.resnet18(pretrained=True)`` / ``models.vgg11(pretrained=True)``
+on a random-init torchvision model saved under torchvision's file name where both look. Both see the
 same batches: shuffle=False, and no random augmentation or dropout, whose draws come from
 each library's own generator. Without torch/torchvision the minitorch run still executes and
 checks its own invariants (loss goes down, frozen layers stay put, shapes), and the comparison
@@ -194,17 +196,26 @@ def test_cifar_style_cnn_on_fakedata(workdir):
 
 
 # --------------------------------------------------------------------------- transfer learning
-def save_weights(arch: str, path: Path, **kwargs) -> dict:
-    """A random-init ``arch`` saved with torch.save(state_dict) by torchvision (random
-    BatchNorm statistics too, so loading them matters), or by minitorch without it; the
-    saved state as NumPy arrays."""
+def save_weights(arch: str, folder: Path, monkeypatch) -> dict:
+    """``models.<arch>(pretrained=True)``'s file, faked: a random-init ``arch`` saved with
+    torch.save(state_dict) by torchvision (random BatchNorm statistics too, so loading them
+    matters), or by minitorch without it, under torchvision's file name in
+    ``folder``/hub/checkpoints; TORCH_HOME (torchvision's cache, which minitorch also reads) and
+    MINITORCH_WEIGHTS (minitorch's first place to look) point there. The saved state as
+    NumPy arrays."""
+    checkpoints = folder / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    monkeypatch.setenv("TORCH_HOME", str(folder))
+    monkeypatch.setenv("MINITORCH_WEIGHTS", str(checkpoints))
+    enum_name = {"resnet18": "ResNet18_Weights", "vgg11": "VGG11_Weights"}[arch]
+    path = checkpoints / getattr(mt_models, enum_name).IMAGENET1K_V1.filename
     if torchvision is None:
         mt.manual_seed(0)
-        state = getattr(mt_models, arch)(**kwargs).state_dict()
+        state = getattr(mt_models, arch)().state_dict()
         mt.save(state, path)
         return {k: v.numpy() for k, v in state.items()}
     torch.manual_seed(0)
-    model = getattr(torchvision.models, arch)(**kwargs)
+    model = getattr(torchvision.models, arch)()
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -216,8 +227,15 @@ def save_weights(arch: str, path: Path, **kwargs) -> dict:
     return {k: v.numpy().copy() for k, v in model.state_dict().items()}
 
 
-def test_resnet18_feature_extraction(workdir):
-    saved = save_weights("resnet18", workdir / "resnet18_weights.pth")
+# the lectures' pretrained=True is deprecated in torchvision and minitorch alike: each says so
+def quiet_pretrained(test):
+    test = pytest.mark.filterwarnings("ignore:.*'pretrained' is deprecated")(test)
+    return pytest.mark.filterwarnings("ignore:Arguments other than a weight enum")(test)
+
+
+@quiet_pretrained
+def test_resnet18_feature_extraction(workdir, monkeypatch):
+    saved = save_weights("resnet18", workdir, monkeypatch)
     _, mine = run_both("resnet18_features.py",
                        ["losses", "test_logits", "test_correct", "fc_weight", "bn1_running_mean"])
     assert mine["trainable"] == ["fc.weight", "fc.bias"]
@@ -235,8 +253,9 @@ def test_resnet18_feature_extraction(workdir):
 # runs fast in test_vision_models.py (torch-saved .pth into vgg11, train-mode gradients,
 # classifier[6] replacement).
 @pytest.mark.slow
-def test_vgg11_fine_tuning(workdir):
-    saved = save_weights("vgg11", workdir / "vgg11_weights.pth")
+@quiet_pretrained
+def test_vgg11_fine_tuning(workdir, monkeypatch):
+    saved = save_weights("vgg11", workdir, monkeypatch)
     _, mine = run_both("vgg11_finetune.py",
                        ["losses", "loss_after", "logits", "head_weight", "first_conv"])
     assert len(mine["losses"]) == 1 and mine["loss_after"] < mine["losses"][0]

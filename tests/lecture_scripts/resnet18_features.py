@@ -1,8 +1,8 @@
 """ResNet-18 as a fixed feature extractor (transfer learning): load the weights, freeze every
 parameter, replace ``fc`` by a new 10-class layer and train only that. Run by
 tests/test_lecture_scripts.py as written (PyTorch) and with only the imports switched to
-minitorch; the test puts a torchvision-saved state_dict (random init) at WEIGHTS, where a
-lecture would use ``models.resnet18(pretrained=True)``."""
+minitorch. The "pretrained" weights are a random-init torchvision model that the test saved
+under torchvision's file name in $TORCH_HOME/hub/checkpoints, where both libraries look."""
 import os
 
 import torch
@@ -12,7 +12,6 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms, models
 
 DEVICE = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-WEIGHTS = "resnet18_weights.pth"   # torch.save(models.resnet18(...).state_dict(), WEIGHTS)
 HEAD = "resnet18_fc_init.pth"      # the new layer's starting weights, so every run starts alike
 
 torch.manual_seed(0)
@@ -28,8 +27,7 @@ test_data = datasets.FakeData(size=4, image_size=(3, 80, 80), num_classes=10,
 train_loader = DataLoader(train_data, batch_size=4, shuffle=False)
 test_loader = DataLoader(test_data, batch_size=4)
 
-net = models.resnet18()
-net.load_state_dict(torch.load(WEIGHTS))
+net = models.resnet18(pretrained=True)
 for param in net.parameters():
     param.requires_grad = False
 net.fc = nn.Linear(net.fc.in_features, 10)

@@ -1,9 +1,10 @@
 """Fine-tuning VGG-11 (transfer learning): load the weights, replace the last layer
 ``classifier[6]`` by a 10-class one, and train the whole network with Adam at lr=1e-4. Run by
 tests/test_lecture_scripts.py as written (PyTorch) and with only the imports switched to
-minitorch; the test puts a torchvision-saved state_dict (random init) at WEIGHTS, where a
-lecture would use ``models.vgg11(pretrained=True)``. 32x32 inputs: after the five pools the
-adaptive average pool repeats the 1x1 map to 7x7, as torchvision does."""
+minitorch. The "pretrained" weights are a random-init torchvision model that the test saved
+under torchvision's file name in $TORCH_HOME/hub/checkpoints, where both libraries look.
+32x32 inputs: after the five pools the adaptive average pool repeats the 1x1 map to 7x7, as
+torchvision does."""
 import os
 
 import torch
@@ -13,7 +14,6 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms, models
 
 DEVICE = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-WEIGHTS = "vgg11_weights.pth"     # torch.save(models.vgg11(...).state_dict(), WEIGHTS)
 HEAD = "vgg11_head_init.pth"      # the new layer's starting weights, so every run starts alike
 
 torch.manual_seed(0)
@@ -24,8 +24,7 @@ train_loader = DataLoader(train_data, batch_size=4, shuffle=False)
 
 # dropout=0.0: dropout masks come from each library's own generator, and the two runs of this
 # script are compared number for number
-net = models.vgg11(dropout=0.0)
-net.load_state_dict(torch.load(WEIGHTS))
+net = models.vgg11(pretrained=True, dropout=0.0)
 net.classifier[6] = nn.Linear(net.classifier[6].in_features, 10)
 if os.path.exists(HEAD):
     net.classifier[6].load_state_dict(torch.load(HEAD))
