@@ -29,7 +29,23 @@ def _check_module(op: str, module) -> Module:
     return module
 
 
-class Sequential(Module):
+class _Numbered(Module):
+    """What Sequential and ModuleList share: children registered as "0", "1", ... in order."""
+
+    def _renumber(self, modules: list) -> None:
+        """Register ``modules`` as the children "0".."n-1" (after a deletion)."""
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self._modules[str(i)] = m
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+
+class Sequential(_Numbered):
     """Calls its modules in order: ``Sequential(a, b)(x) == b(a(x))``.
 
     Also accepts an OrderedDict of name -> module, for named stages.
@@ -63,16 +79,7 @@ class Sequential(Module):
             del self._modules[key]
         # Renumber so indices stay 0..n-1 (named stages keep their names).
         if all(k.isdigit() for k in self._modules):
-            modules = list(self._modules.values())
-            self._modules.clear()
-            for i, m in enumerate(modules):
-                self._modules[str(i)] = m
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+            self._renumber(list(self._modules.values()))
 
     def append(self, module: Module) -> "Sequential":
         self.add_module(str(len(self)), _check_module("Sequential.append", module))
@@ -89,7 +96,7 @@ class Sequential(Module):
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_Numbered):
     """A list of modules, registered as children "0", "1", ... (no forward: you loop)."""
 
     def __init__(self, modules: Iterable[Module] | None = None):
@@ -112,15 +119,7 @@ class ModuleList(Module):
             del modules[idx]
         else:
             del modules[_index("ModuleList", idx, len(self))]
-        self._modules.clear()
-        for i, m in enumerate(modules):
-            self._modules[str(i)] = m
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+        self._renumber(modules)
 
     def __iadd__(self, modules: Iterable[Module]) -> "ModuleList":
         return self.extend(modules)

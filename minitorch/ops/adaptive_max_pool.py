@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
-from .conv import pair
+from .geometry import adaptive_output_size
 
 
 def _bounds(o: int, out: int, size: int) -> tuple[int, int]:
@@ -62,17 +62,7 @@ class AdaptiveMaxPool2d(Function):
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):  # noqa: A002
     """Max-pool input (N, C, H, W) or (C, H, W) to output_size (int or pair; None keeps that
     input size). With ``return_indices`` also the int64 argmax positions (see above)."""
-    if input.ndim not in (3, 4):
-        raise ValueError(f"adaptive_max_pool2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) "
-                         f"input, got shape {input.shape}")
-    H, W = input.shape[-2:]
-    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
-        output_size = (H if output_size[0] is None else output_size[0],
-                       W if output_size[1] is None else output_size[1])
-    OH, OW = pair(output_size, "output_size", "adaptive_max_pool2d")
-    if min(OH, OW) < 1 or min(H, W) < 1:
-        raise ValueError(f"adaptive_max_pool2d: output_size {(OH, OW)} and input size {(H, W)} "
-                         f"(input {input.shape}) must be >= 1")
+    OH, OW = adaptive_output_size("adaptive_max_pool2d", input, output_size)
     idx = _argmax_positions(input.data, OH, OW)
     out = AdaptiveMaxPool2d.apply(input, idx=idx)
     if not return_indices:

@@ -32,6 +32,23 @@ def out_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> in
     return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def adaptive_output_size(op: str, x, output_size) -> tuple[int, int]:
+    """(OH, OW) of an adaptive pooling of a (C, H, W) or (N, C, H, W) input: ``output_size``
+    is an int or a pair, where None keeps that input size; anything else is a clear error."""
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, "
+                         f"got shape {x.shape}")
+    H, W = x.shape[-2:]
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        output_size = (H if output_size[0] is None else output_size[0],
+                       W if output_size[1] is None else output_size[1])
+    OH, OW = pair(output_size, "output_size", op)
+    if min(OH, OW) < 1 or min(H, W) < 1:
+        raise ValueError(f"{op}: output_size {(OH, OW)} and input size {(H, W)} (input "
+                         f"{x.shape}) must be >= 1")
+    return OH, OW
+
+
 class Geometry2d(NamedTuple):
     """Window size, stride, top/left padding, dilation and output size of a 2-D window op."""
 

@@ -57,6 +57,14 @@ def _keep(g, shape: tuple, axes: tuple, keepdim: bool):
     return g.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
 
 
+def _drop(out, shape: tuple, axes: tuple, keepdim: bool):
+    """A result reduced with keepdims=True, without the size-1 dims at ``axes`` unless
+    ``keepdim`` (the inverse of ``_keep``)."""
+    if keepdim:
+        return out
+    return out.reshape(tuple(n for i, n in enumerate(shape) if i not in axes))
+
+
 def _count(shape: tuple, axes: tuple) -> int:
     return math.prod(shape[a] for a in axes)
 
@@ -314,8 +322,7 @@ class LogSumExp(Function):
         ctx.axes, ctx.keepdim = axes, keepdim
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(a, out)
-        return out if keepdim else out.reshape(tuple(n for i, n in enumerate(a.shape)
-                                                     if i not in axes))
+        return _drop(out, a.shape, axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):
@@ -378,8 +385,7 @@ class Prod(Function):
         out = a.prod(axis=axes, keepdims=True)
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(a, out)
-        return out if keepdim else out.reshape(tuple(n for i, n in enumerate(a.shape)
-                                                     if i not in axes))
+        return _drop(out, a.shape, axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):
@@ -427,8 +433,7 @@ class AMax(Function):
         ctx.axes, ctx.keepdim = axes, keepdim
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(a == out)
-        return out if keepdim else out.reshape(tuple(n for i, n in enumerate(a.shape)
-                                                     if i not in axes))
+        return _drop(out, a.shape, axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):
@@ -491,8 +496,7 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: 
     scaled = where(Tensor._make(nan, False, None), 0.0,
                    input / Tensor._make(xp.maximum(count, 1).astype(input.dtype), False, None))
     empty = xp.where(count == 0, xp.nan, 0).astype(input.dtype)
-    if not keepdim:
-        empty = empty.reshape(tuple(n for i, n in enumerate(input.shape) if i not in axes))
+    empty = _drop(empty, input.shape, axes, keepdim)
     return sum(scaled, dim, keepdim) + Tensor._make(empty, False, None)
 
 
@@ -528,8 +532,7 @@ class VectorNorm(Function):
             out = ((m ** ord).sum(axis=axes, keepdims=True)) ** (1.0 / ord)
         ctx.ord, ctx.axes, ctx.keepdim = ord, axes, keepdim
         ctx.save_for_backward(a, out)
-        return out if keepdim else out.reshape(tuple(n for i, n in enumerate(a.shape)
-                                                     if i not in axes))
+        return _drop(out, a.shape, axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):
