@@ -27,7 +27,7 @@ CELL_TIMEOUT = 600  # seconds for one cell: generous for a loaded CI machine
 def test_the_notebooks_are_there_as_percent_scripts():
     assert [p.name for p in NOTEBOOKS] == [
         "01_autograd.py", "02_convolution.py", "03_lenet_mnist.py", "04_what_cnns_learn.py",
-        "05_optimizers_and_regularisation.py", "06_gpu.py"]
+        "05_optimizers_and_regularisation.py", "06_gpu.py", "07_modern_cnns.py"]
     assert not list((REPO / "notebooks").glob("*.ipynb")), \
         "the .py files are the notebooks' source: don't commit generated .ipynb copies"
     for path in NOTEBOOKS:
