@@ -195,6 +195,18 @@ def test_cifar_style_cnn_on_fakedata(workdir):
     skip_comparison_if_no_reference()
 
 
+def test_augmentation_and_feature_maps(workdir):
+    """Random augmentation and shuffling: only the draw-independent numbers are compared."""
+    _, mine = run_both("augmentation_featuremaps.py", ["seen_labels", "batch_shapes"])
+    assert mine["summary"] == {"picture": (32, 32, 3), "filters": (8, 3, 5, 5),
+                               "conv1_maps": (1, 8, 32, 32), "batches": 5}
+    labels = [mt_datasets.FakeData(40, (3, 32, 32), 10)[i][1] for i in range(40)]
+    assert mine["seen_labels"] == sorted(labels)  # each sample once per epoch
+    filters = mine["filters"].numpy()
+    assert filters.min() == 0 and filters.max() == 1 and np.isfinite(mine["losses"]).all()
+    skip_comparison_if_no_reference()
+
+
 # --------------------------------------------------------------------------- transfer learning
 def save_weights(arch: str, folder: Path, monkeypatch) -> dict:
     """``models.<arch>(pretrained=True)``'s file, faked: a random-init ``arch`` saved with
