@@ -2,6 +2,7 @@
 
     python benchmarks/gpu_suite.py [--data ROOT] [--out DIR] [--quick] [--budget-s 450]
     python benchmarks/gpu_suite.py --dry-run-cpu      # no GPU: exercise the script on the CPU
+    bash benchmarks/device_run.sh                     # the lent device's one call (README)
 
 Sections (each records its error and the run goes on, so one run gives a full report):
   env         device, SM count, driver, CUDA runtime, CuPy / PyTorch / NumPy versions, nvcc
@@ -305,9 +306,9 @@ def section_env():
 
 
 # --------------------------------------------------------------------------- pytest
-def section_pytest(timeout_s: float):
+def section_pytest(timeout_s: float, junit: str | None = None):
     import xml.etree.ElementTree as ET
-    xml = Path(tempfile.gettempdir()) / "minitorch_gpu_pytest.xml"
+    xml = Path(junit) if junit else Path(tempfile.gettempdir()) / "minitorch_gpu_pytest.xml"
     xml.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "pytest", "-q", "-m", "cuda", "-p", "no:cacheprovider",
            f"--junitxml={xml}", "tests"]
@@ -936,6 +937,8 @@ def main(argv=None):
                    help="wall-clock budget; pytest gets what the other sections leave, and a "
                         "section without time left is skipped (a failure)")
     p.add_argument("--pytest-timeout-s", type=float, default=240.0)
+    p.add_argument("--junit", default=None,
+                   help="where the CUDA tests' JUnit XML goes (default: a temporary file)")
     p.add_argument("--skip", default="", help="comma-separated sections to skip")
     p.add_argument("--dry-run-cpu", action="store_true",
                    help="no GPU: run the ops / train_step / epoch code on the CPU (host timers, "
@@ -980,8 +983,8 @@ def main(argv=None):
         return section_epoch(data_root, 64, 50 if args.quick else None)
 
     run("epoch", epoch, min_left=45, **cpu_ok)
-    run("pytest", lambda: section_pytest(min(args.pytest_timeout_s, suite.left() - 15)),
-        min_left=60)
+    run("pytest", lambda: section_pytest(min(args.pytest_timeout_s, suite.left() - 15),
+                                         args.junit), min_left=60)
     run("targets", lambda: section_targets(suite.report), needs_gpu=False)
     suite.report["total_seconds"] = round(time.monotonic() - suite.t0, 1)
     failures = suite.failures()

@@ -949,3 +949,19 @@ def test_avg_pool_divisor_table_is_uploaded_once():
     assert cuda_ops._device_divisor(np, div.copy(), np.float32) is a
     assert cuda_ops._device_divisor(np, div, np.float64) is not a       # per dtype
     assert cuda_ops._device_divisor(np, div * 2, np.float32) is not a   # per table
+
+
+def test_device_run_script_fails_when_the_suite_fails(tmp_path):
+    """benchmarks/device_run.sh hands the suite's exit status back (a failure is not hidden by
+    its log pipe) and leaves the report and its log in $OUT."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "device_run.sh"
+    env = dict(__import__("os").environ, OUT=str(tmp_path))
+    res = subprocess.run(["bash", str(script), "--dry-run-cpu", "--skip", "ops,train_step",
+                          "--data", str(tmp_path / "nowhere" / "mnist")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    if "FAILED: not importable here" in res.stdout:
+        pytest.skip(res.stdout.strip().splitlines()[-1])
+    assert res.returncode == 1, res.stdout[-3000:]
+    assert "[gpu_suite] FAILED: epoch: ERROR" in res.stdout
+    assert {"report.json", "report.md", "device_run.log"} <= {p.name for p in tmp_path.iterdir()}
+    assert json.loads((tmp_path / "report.json").read_text())["result"] == "FAILED"
