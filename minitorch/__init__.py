@@ -70,7 +70,7 @@ def __getattr__(name):
 
 
 # --- the torch surface lecture code uses (issue 11): devices, NumPy bridges
-from . import cuda
+from . import backends, cuda
 from .creation import as_tensor, from_numpy
 from .devices import device
 

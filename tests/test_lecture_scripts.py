@@ -188,10 +188,12 @@ def test_simplenet_on_mnist(workdir, mnist_root):
 # --------------------------------------------------------------------------- FakeData
 def test_cifar_style_cnn_on_fakedata(workdir):
     _, mine = run_both("cifar_cnn_fakedata.py",
-                       ["epoch_losses", "test_accuracy", "test_logits", "running_mean"])
+                       ["epoch_losses", "test_accuracy", "test_logits", "running_mean",
+                        "filter_grid"])
     losses = mine["epoch_losses"]
     assert len(losses) == 3 and losses[-1] < losses[0], losses
     assert mine["test_logits"].shape == (16, 10) and np.abs(mine["running_mean"]).max() > 0
+    assert mine["filter_grid"].shape == (3, 4 * 4 + 1, 4 * 4 + 1)
     skip_comparison_if_no_reference()
 
 
@@ -292,6 +294,26 @@ def test_load_takes_torch_loads_arguments(tmp_path):
         mt.load(path, map_location="cpu", device="cuda")
 
 
+
+def test_reproducibility_boilerplate_runs_and_keeps_the_stream():
+    """torch.cuda.manual_seed_all / cudnn flags: accepted; minitorch's one generator (which
+    torch.manual_seed seeds) is left where it was."""
+    mt.manual_seed(5)
+    a = mt.randn(3).numpy()
+    mt.manual_seed(5)
+    mt.cuda.manual_seed_all(123)
+    mt.cuda.manual_seed(7)
+    np.testing.assert_array_equal(mt.randn(3).numpy(), a)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        mt.cuda.manual_seed("0")
+    flags = mt.backends.cudnn
+    before = (flags.benchmark, flags.deterministic)
+    try:
+        flags.benchmark, flags.deterministic = True, True
+        assert mt.backends.cudnn.benchmark and not mt.backends.cudnn.is_available()
+    finally:
+        flags.benchmark, flags.deterministic = before
+
 @pytest.mark.skipif(torch is None, reason=f"torch not importable ({REFERENCE_ERROR!r}): no "
                     "torch.save(model) file to read")
 def test_whole_model_file_says_to_save_the_state_dict(tmp_path):
@@ -301,3 +323,34 @@ def test_whole_model_file_says_to_save_the_state_dict(tmp_path):
     with pytest.raises(mt.serialization.SerializationError,
                        match=r"'torch\.nn\.modules\.linear\.Linear'.*model\.state_dict\(\)"):
         mt.load(tmp_path / "model.pth")
+
+
+@pytest.mark.skipif(torchvision is None, reason=f"torchvision not importable "
+                    f"({REFERENCE_ERROR!r}): no make_grid to compare with")
+@pytest.mark.parametrize("shape,kwargs", [
+    ((5, 3, 4, 6), dict(nrow=2, padding=1, pad_value=0.5)),
+    ((4, 1, 3, 3), dict(normalize=True)),                       # grey -> RGB, then scaled
+    ((3, 3, 5, 5), dict(normalize=True, scale_each=True, padding=0)),
+    ((6, 3, 2, 2), dict(normalize=True, value_range=(-0.5, 0.5), nrow=4)),  # clamped
+    ((7, 8, 3, 3), dict(nrow=3)),                               # any channel count
+    ((1, 3, 4, 4), dict(normalize=True)),                       # one image: no padding
+    ((1, 4, 4), {}), ((4, 4), {}),                              # one image, no batch dim
+])
+def test_make_grid_matches_torchvision(shape, kwargs):
+    from minitorch.vision.utils import make_grid
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    got = make_grid(mt.tensor(x), **kwargs)
+    want = torchvision.utils.make_grid(torch.tensor(x), **kwargs)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-7)
+    listed = make_grid(list(mt.tensor(x)), **kwargs) if len(shape) == 4 else got
+    np.testing.assert_array_equal(listed.numpy(), got.numpy())
+
+
+def test_make_grid_errors():
+    from minitorch.vision.utils import make_grid
+    with pytest.raises(TypeError, match="make_grid: expected a tensor"):
+        make_grid(np.zeros((2, 3, 4, 4)))
+    with pytest.raises(ValueError, match=r"make_grid: .*got shape \(1, 2, 3, 4, 5\)"):
+        make_grid(mt.zeros(1, 2, 3, 4, 5))
+    with pytest.raises(ValueError, match="one shape"):
+        make_grid([mt.zeros(3, 4, 4), mt.zeros(3, 5, 4)])

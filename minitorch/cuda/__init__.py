@@ -24,3 +24,14 @@ def device_count() -> int:
         return 0
     from ..backend import cupy_module
     return int(cupy_module().cuda.runtime.getDeviceCount())
+
+
+def manual_seed(seed: int) -> None:
+    """``torch.cuda.manual_seed``: nothing of its own to seed. Every random number in
+    minitorch, on every device, comes from the default generator (random.py), which
+    ``minitorch.manual_seed`` seeds; this checks the seed and leaves that generator alone."""
+    from ..random import _as_seed
+    _as_seed(seed)
+
+
+manual_seed_all = manual_seed  # torch.cuda.manual_seed_all: one generator for all devices

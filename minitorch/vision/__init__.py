@@ -4,14 +4,15 @@
 
 ``datasets`` (MNIST, FashionMNIST, CIFAR10, FakeData, ImageFolder) read torchvision's on-disk
 layouts, ``transforms`` are torchvision's augmentations drawing from minitorch's generator, and
-``models`` holds torchvision's architectures with its module and state_dict names.
+``models`` holds torchvision's architectures with its module and state_dict names; ``utils``
+has ``make_grid``.
 
-The three are imported on first use (``minitorch.vision.models`` ...), so ``import
+They are imported on first use (``minitorch.vision.models`` ...), so ``import
 minitorch.vision`` stays cheap and doesn't load Pillow or every model definition.
 """
 import importlib
 
-__all__ = ["datasets", "transforms", "models"]
+__all__ = ["datasets", "transforms", "models", "utils"]
 
 
 def __getattr__(name):

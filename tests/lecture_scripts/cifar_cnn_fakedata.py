@@ -9,12 +9,15 @@ import torch.nn as nn
 import torch.optim as optim
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
+from torchvision.utils import make_grid
 
 DEVICE = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
 CHECKPOINT = "cifar_cnn_init.pth"
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
 torch.manual_seed(0)
+torch.cuda.manual_seed_all(0)
+torch.backends.cudnn.benchmark = True   # let cuDNN pick its fastest convolutions (on a GPU)
 transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
 train_data = datasets.FakeData(size=64, image_size=(3, 32, 32), num_classes=10,
                                transform=transform)
@@ -83,3 +86,6 @@ with torch.no_grad():
 test_accuracy = correct / len(test_data)
 test_logits = y_pred.cpu().numpy()
 running_mean = net.features[0][1].running_mean.cpu().numpy()
+# the first layer's 16 filters as one picture: 4 per row, each scaled to [0, 1]
+filter_grid = make_grid(net.features[0][0].weight.detach().cpu(), nrow=4, padding=1,
+                        normalize=True, scale_each=True)
