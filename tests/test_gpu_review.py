@@ -965,3 +965,102 @@ def test_device_run_script_fails_when_the_suite_fails(tmp_path):
     assert "[gpu_suite] FAILED: epoch: ERROR" in res.stdout
     assert {"report.json", "report.md", "device_run.log"} <= {p.name for p in tmp_path.iterdir()}
     assert json.loads((tmp_path / "report.json").read_text())["result"] == "FAILED"
+
+
+# --------------------------------------------------------------------------- (10) pin_memory
+class _FakeDeviceArray(np.ndarray):
+    """A 'CuPy array' of the fake below: host memory, filled by ``set``."""
+
+    def set(self, arr, stream=None):
+        root = arr
+        while isinstance(root, np.ndarray) and root.base is not None:
+            root = root.base                  # the buffer the host array lives in
+        root = getattr(root, "obj", root)     # (a memoryview of it)
+        self.log.append(("set", stream.name, getattr(root, "pinned", False)))
+        self[...] = arr
+
+
+class _Pinned(bytearray):
+    pinned = True
+
+
+class FakeCopyCuPy:
+    """CuPy's streams, events and pinned memory, recorded (copies happen at once)."""
+    ndarray = _FakeDeviceArray
+
+    def __init__(self):
+        self.log = []
+        _FakeDeviceArray.log = self.log
+        fake = self
+
+        class Event:
+            def __init__(self, stream):
+                self.stream = stream
+
+            def synchronize(self):
+                fake.log.append(("sync", self.stream.name))
+
+        class Stream:
+            def __init__(self, name="copy", non_blocking=False):
+                self.name = name
+
+            def record(self):
+                fake.log.append(("record", self.name))
+                return Event(self)
+
+            def wait_event(self, event):
+                fake.log.append(("wait", self.name, event.stream.name))
+
+        current = Stream("current")
+        self.cuda = types.SimpleNamespace(Stream=Stream, get_current_stream=lambda: current,
+                                          alloc_pinned_memory=lambda n: _Pinned(n))
+
+    def empty(self, shape, dtype):
+        return np.empty(shape, dtype).view(_FakeDeviceArray)
+
+    @staticmethod
+    def asnumpy(a):
+        return np.asarray(a).view(np.ndarray)
+
+
+def test_prefetch_stages_through_pinned_memory_one_batch_ahead(monkeypatch):
+    from minitorch.cuda.prefetch import prefetch_to_device
+    fake = FakeCopyCuPy()
+    monkeypatch.setattr(backend, "_cupy", fake)
+    handed = []
+
+    def host_batches():
+        for k in range(3):
+            fake.log.append(("make", k))
+            yield np.full((2, 3), k, np.float32), {"label": np.arange(2) + k, "id": k}
+
+    for x, meta in prefetch_to_device(host_batches()):
+        handed.append(int(x[0, 0]))
+        fake.log.append(("use", handed[-1]))
+        assert type(x) is _FakeDeviceArray and type(meta["label"]) is _FakeDeviceArray
+        assert meta["id"] == handed[-1] and (meta["label"] == np.arange(2) + handed[-1]).all()
+    assert handed == [0, 1, 2]
+    log = fake.log
+    # every copy: after the current stream's work, from pinned memory, on the copy stream
+    assert log.count(("set", "copy", True)) == 6 and ("set", "copy", False) not in log
+    assert log.count(("wait", "copy", "current")) == 3
+    # batch k is handed out only after batch k+1's copy was issued, and once its copy is done
+    assert log.index(("use", 0)) > log.index(("make", 1))
+    assert log.index(("use", 1)) > log.index(("make", 2))
+    before_use0 = log[:log.index(("use", 0))]
+    assert before_use0[-1] == ("sync", "copy")
+
+
+def test_dataloader_pin_memory_on_cuda_goes_through_the_prefetcher(monkeypatch):
+    import minitorch as mt
+    fake = FakeCopyCuPy()
+    monkeypatch.setattr(backend, "_cupy", fake)
+    monkeypatch.setattr(backend, "_probe_result", [None])
+    ds = mt.utils.data.TensorDataset(mt.arange(10.0).reshape(5, 2), mt.arange(5))
+    got = [(x.numpy().copy(), y.numpy().copy()) for x, y in
+           mt.utils.data.DataLoader(ds, batch_size=2, device="cuda", pin_memory=True)]
+    want = [(x.numpy(), y.numpy()) for x, y in mt.utils.data.DataLoader(ds, batch_size=2)]
+    assert len(got) == len(want) == 3 and fake.log.count(("set", "copy", True)) == 6
+    for (a, b), (c, d) in zip(got, want):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)

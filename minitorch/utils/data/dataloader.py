@@ -30,6 +30,7 @@ import numbers
 import numpy as np
 
 from ...backend import normalize_device, to_device
+from ...cuda.prefetch import prefetch_to_device
 from ...tensor import Tensor
 from .collate import default_collate, default_convert
 from .dataset import Dataset, IterableDataset, numpy_generator
@@ -96,8 +97,10 @@ class DataLoader:
         shuffle: a new random order each epoch. sampler / batch_sampler: custom orders.
         num_workers: worker processes for making batches (0: in this process).
         collate_fn: samples -> batch (disables the batched ``get_batch`` path).
-        pin_memory: accepted; batches are host arrays until ``device=`` moves them, so there
-            is no separate pinned staging copy to make.
+        pin_memory: with ``device="cuda"``, each batch goes through pinned host memory and
+            is copied on a copy stream one batch ahead, overlapping the training step
+            (minitorch/cuda/prefetch.py); without a device it changes nothing (batches stay
+            host arrays).
         drop_last: drop the last, smaller batch. timeout: seconds to wait for a worker batch
         (0: forever, while the workers live). worker_init_fn(worker_id): run in each worker
         after seeding. multiprocessing_context: a start method name or context.
@@ -235,6 +238,7 @@ class DataLoader:
         else:
             pool = self._workers(fetch)
             results = pool.imap(batches, self.prefetch_factor)
+        results = self._pinned(results)
         try:
             for b, batch in enumerate(results, start):
                 batch = _to_tensors(batch, self.device)
@@ -261,6 +265,7 @@ class DataLoader:
         else:
             pool = self._workers(fetch)
             results = pool.iterate(self.prefetch_factor)
+        results = self._pinned(results)
         try:
             for batch in results:
                 self._position += 1
@@ -268,6 +273,13 @@ class DataLoader:
         finally:
             if pool is not None and not self.persistent_workers:
                 pool.shutdown()
+
+    def _pinned(self, results):
+        """With pin_memory and device="cuda": each batch copied to the GPU one batch ahead,
+        through pinned memory on a copy stream (minitorch/cuda/prefetch.py)."""
+        if self.pin_memory and self.device == "cuda":
+            return prefetch_to_device(results)
+        return results
 
     def _workers(self, fetch) -> WorkerPool:
         if self.persistent_workers and self._pool is not None and self._pool.alive:
