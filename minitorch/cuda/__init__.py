@@ -3,8 +3,11 @@
     loader.py   reads kernels/*.cu, compiles each once per device and dtype (cupy.RawModule)
     launch.py   dtype/contiguity/int32 checks and grid sizes shared by every launch
     ops.py      the kernels as array functions (CuPy in, CuPy out), with the CPU kernels'
-                signatures: im2col, col2im, pooling, bias+ReLU, implicit-GEMM convolution
-    fused.py    fused elementwise/reduction steps: softmax-cross-entropy, batch norm, Adam(W)
+                signatures: im2col, col2im, pooling, implicit-GEMM convolution
+    fused.py    fused elementwise/reduction steps: softmax-cross-entropy, batch norm, dropout
+                masks drawn on the device, Adam(W) in one multi-tensor launch
+    graph.py    CUDA graphs: capture a training step once, replay it (torch.cuda.graph's names)
+    prefetch.py batches copied to the GPU one step ahead through pinned memory (DataLoader)
 
 Importing this package needs no GPU and no CuPy; only launching a kernel does. The ops in
 minitorch/ops dispatch here for CuPy arrays.
