@@ -354,3 +354,17 @@ def test_make_grid_errors():
         make_grid(mt.zeros(1, 2, 3, 4, 5))
     with pytest.raises(ValueError, match="one shape"):
         make_grid([mt.zeros(3, 4, 4), mt.zeros(3, 5, 4)])
+
+
+@pytest.mark.parametrize("arch,x_shape,layer", [
+    ("alexnet", (1, 1, 64, 64), "'features.0'"), ("googlenet", (1, 1, 32, 32), "'conv1.conv'"),
+    ("lenet5", (1, 3, 28, 28), "'0'"), ("simplenet", (1, 3, 28, 28), "'0'")])
+def test_wrong_channels_name_the_layer_in_every_zoo_model(arch, x_shape, layer):
+    """RGB into an MNIST net or grey into an ImageNet one: the error names the op, both shapes
+    and the layer (ResNet and VGG: test_vision_models.py)."""
+    kwargs = {"init_weights": False} if arch == "googlenet" else {}
+    net = getattr(mt_models, arch)(**kwargs).eval()
+    with mt.no_grad(), pytest.raises(ValueError, match=rf"conv2d: .*{re.escape(str(x_shape))}") \
+            as info:
+        net(mt.randn(*x_shape))
+    assert any(layer in note for note in info.value.__notes__), info.value.__notes__
