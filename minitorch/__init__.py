@@ -75,3 +75,8 @@ from .creation import as_tensor, from_numpy
 from .devices import device
 
 __version__ = "0.1.0"
+
+# PyTorch's other dtype names (torch.long, x.to(torch.float), dtype=torch.bool). Last in the
+# file, as they shadow the builtins float/int/bool for any code of this module after them.
+long, float, double, int, short, half, bool = (int64, float32, float64, int32, int16,  # noqa: A001
+                                               float16, bool_)

@@ -199,7 +199,8 @@ def test_cifar_style_cnn_on_fakedata(workdir):
 
 def test_augmentation_and_feature_maps(workdir):
     """Random augmentation and shuffling: only the draw-independent numbers are compared."""
-    _, mine = run_both("augmentation_featuremaps.py", ["seen_labels", "batch_shapes"])
+    _, mine = run_both("augmentation_featuremaps.py",
+                       ["seen_labels", "batch_shapes", "label_counts"])
     assert mine["summary"] == {"picture": (32, 32, 3), "filters": (8, 3, 5, 5),
                                "conv1_maps": (1, 8, 32, 32), "batches": 5}
     labels = [mt_datasets.FakeData(40, (3, 32, 32), 10)[i][1] for i in range(40)]
@@ -293,6 +294,19 @@ def test_load_takes_torch_loads_arguments(tmp_path):
     with pytest.raises(ValueError, match="disagree"):
         mt.load(path, map_location="cpu", device="cuda")
 
+
+
+DTYPE_NAMES = ["long", "float", "double", "int", "short", "half", "bool"]
+
+
+def test_torch_dtype_names():
+    """torch.long, torch.float ... name the dtypes PyTorch's names do."""
+    for name in DTYPE_NAMES:
+        dtype = getattr(mt, name)
+        assert mt.zeros(2, dtype=dtype).dtype == dtype and mt.ones(1).to(dtype).dtype == dtype
+        if torch is not None:
+            assert np.dtype(dtype).name == str(getattr(torch, name)).split(".")[1], name
+    assert mt.tensor([1.0, 2.0], dtype=mt.long).tolist() == [1, 2]
 
 
 def test_reproducibility_boilerplate_runs_and_keeps_the_stream():

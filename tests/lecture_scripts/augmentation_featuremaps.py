@@ -63,6 +63,7 @@ for x, y in train_loader:
     seen_labels += y.tolist()
     batch_shapes.append(tuple(x.shape))
 seen_labels.sort()
+label_counts = torch.bincount(torch.tensor(seen_labels, dtype=torch.long), minlength=10)
 
 # the first layer's filters, scaled to [0, 1] to be shown as small RGB images
 filters = net.conv1.weight.detach().cpu()
