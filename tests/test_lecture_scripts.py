@@ -309,6 +309,28 @@ def test_torch_dtype_names():
     assert mt.tensor([1.0, 2.0], dtype=mt.long).tolist() == [1, 2]
 
 
+def test_cuda_helpers_without_a_gpu_say_why():
+    if mt.cuda.is_available():
+        pytest.skip("a GPU is present: test_cuda_helpers_on_a_gpu covers these")
+    mt.cuda.empty_cache()  # nothing to free, as torch's without CUDA
+    for call in (mt.cuda.synchronize, mt.cuda.get_device_name):
+        with pytest.raises(RuntimeError, match=rf"cuda\.{call.__name__}: no usable CUDA device"):
+            call()
+
+
+@pytest.mark.cuda
+def test_cuda_helpers_on_a_gpu():
+    name = mt.cuda.get_device_name()
+    assert isinstance(name, str) and name
+    assert mt.cuda.get_device_name(0) == mt.cuda.get_device_name("cuda:0") == name
+    x = mt.randn(256, 256, device="cuda")
+    y = x @ x
+    mt.cuda.synchronize()
+    del y
+    mt.cuda.empty_cache()
+    np.testing.assert_allclose(x.cpu().numpy().sum(), float(x.sum().item()), rtol=1e-4)
+
+
 def test_reproducibility_boilerplate_runs_and_keeps_the_stream():
     """torch.cuda.manual_seed_all / cudnn flags: accepted; minitorch's one generator (which
     torch.manual_seed seeds) is left where it was."""

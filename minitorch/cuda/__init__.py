@@ -38,3 +38,40 @@ def manual_seed(seed: int) -> None:
 
 
 manual_seed_all = manual_seed  # torch.cuda.manual_seed_all: one generator for all devices
+
+
+# --- torch.cuda's helpers that lecture code calls around GPU training and timing
+def _cupy_or_raise(what: str):
+    from ..backend import cuda_unavailable_reason, cupy_module
+    reason = cuda_unavailable_reason()
+    if reason is not None:
+        raise RuntimeError(f"cuda.{what}: no usable CUDA device: {reason}")
+    return cupy_module()
+
+
+def synchronize(device=None) -> None:
+    """Wait until every kernel queued on the current device has finished (time GPU code
+    between two synchronize() calls: launches return before the work is done)."""
+    _cupy_or_raise("synchronize").cuda.Device().synchronize()
+
+
+def get_device_name(device=None) -> str:
+    """The GPU's name ("NVIDIA H200" ...); ``device`` is an index, "cuda:N" or a device."""
+    cp = _cupy_or_raise("get_device_name")
+    if device is None or isinstance(device, int):
+        index = cp.cuda.Device().id if device is None else device
+    else:
+        from ..devices import device as parse
+        index = parse(device).index
+        index = cp.cuda.Device().id if index is None else index
+    name = cp.cuda.runtime.getDeviceProperties(index)["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def empty_cache() -> None:
+    """Give the blocks CuPy's memory pools hold but no array uses back to the driver (what
+    nvidia-smi shows drops; live arrays are untouched). Nothing to do without a GPU."""
+    if is_available():
+        cp = _cupy_or_raise("empty_cache")
+        cp.get_default_memory_pool().free_all_blocks()
+        cp.get_default_pinned_memory_pool().free_all_blocks()
