@@ -31,7 +31,10 @@ import itertools
 import os
 import threading
 
-__all__ = ["set_num_threads", "get_num_threads", "parallel_for", "default_num_threads"]
+import numpy as np
+
+__all__ = ["set_num_threads", "get_num_threads", "default_num_threads", "parallel_for",
+           "map_blocks"]
 
 ENV_VAR = "MINITORCH_NUM_THREADS"
 
@@ -158,3 +161,25 @@ def parallel_for(fn, count: int) -> None:
             f.result()  # a worker's exception, if any
     finally:
         _set_blas_threads(_num_threads)
+
+
+_BLOCK_ELEMENTS = 1 << 16   # elements per block of an elementwise op (256 KB of float32)
+
+
+def map_blocks(fn, out, *arrays):
+    """``fn(*arrays, out=out)`` for an elementwise NumPy ``fn``, on fixed flat blocks spread
+    over the threads (each block's temporaries stay in cache). Arrays of other kinds (CuPy),
+    small ones, and any that are not C-contiguous of out's shape: one plain call."""
+    size = out.size
+    if (size < 2 * _BLOCK_ELEMENTS or type(out) is not np.ndarray
+            or not all(type(a) is np.ndarray and a.shape == out.shape
+                       and a.flags.c_contiguous for a in (out, *arrays))):
+        return fn(*arrays, out=out)
+    flat = [a.reshape(-1) for a in (out, *arrays)]
+
+    def run(i):
+        s = slice(i * _BLOCK_ELEMENTS, (i + 1) * _BLOCK_ELEMENTS)
+        fn(*(a[s] for a in flat[1:]), out=flat[0][s])
+
+    parallel_for(run, -(-size // _BLOCK_ELEMENTS))
+    return out

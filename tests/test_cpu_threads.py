@@ -143,3 +143,22 @@ def test_cli_threads_flag():
     assert config_from_args(build_parser().parse_args(["train"])).threads is None
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--threads", "0"])
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_relu_in_blocks_matches_numpy(n):
+    """Large enough for several map_blocks blocks (and a ragged last one); a transposed
+    (non-contiguous) input takes the one-call path. NaN passes through max(a, 0)."""
+    mt.set_num_threads(n)
+    rng = np.random.default_rng(3)
+    for a in (rng.standard_normal((5, 70001)).astype(np.float32),
+              rng.standard_normal((700, 300)).T):
+        a = a.copy() if a.flags.c_contiguous else a
+        a[0, :3] = (np.nan, 0.0, -0.0)
+        g = rng.standard_normal(a.shape).astype(a.dtype)
+        t = mt.tensor(a, requires_grad=True)
+        y = mt.relu(t)
+        y.backward(mt.tensor(g))
+        np.testing.assert_array_equal(y.detach().numpy(), np.maximum(a, 0))
+        np.testing.assert_array_equal(t.grad.numpy(), g * (np.maximum(a, 0) > 0))
+    assert threads._BLOCK_ELEMENTS < 70001 * 5 // 2

@@ -16,6 +16,7 @@ from __future__ import annotations
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
+from ..threads import map_blocks
 from .elementwise import float_input, require_tensor, unbroadcast
 from .unary import erf_array
 from .shape import normalize_dim
@@ -86,14 +87,22 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, a):
-        out = get_array_module(a).maximum(a, 0)
+        xp = get_array_module(a)
+        if a.dtype.kind == "f":  # in blocks, on the CPU threads (minitorch/threads.py)
+            out = map_blocks(lambda a, out: xp.maximum(a, 0, out=out), xp.empty_like(a), a)
+        else:
+            out = xp.maximum(a, 0)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return g * (y > 0)
+        if g.dtype.kind != "f" or g.shape != y.shape:
+            return g * (y > 0)
+        xp = get_array_module(g)  # in blocks: each block's y > 0 mask stays in cache
+        return map_blocks(lambda g, y, out: xp.multiply(g, y > 0, out=out),
+                          xp.empty_like(g), g, y)
 
 
 class LeakyReLU(Function):
