@@ -216,3 +216,98 @@ def test_adam_matches_torch(cp, decoupled):
         fused.adam_update(p, cp.asarray(g), m, v, lr=1e-2, weight_decay=0.1, step=step,
                           decoupled=decoupled)
     np.testing.assert_allclose(cp.asnumpy(p), pt.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- issue 15 on the GPU
+def test_dropout_mask_matches_the_formula(cp):
+    from test_gpu_review import _splitmix_mask
+    import minitorch as mt
+    from minitorch.random import numpy_generator
+    mt.manual_seed(3)
+    seed = numpy_generator().integers(0, 2**63, dtype=np.int64)
+    mt.manual_seed(3)
+    mask = fused.dropout_mask((64, 1000), 0.3, np.float32, cp.zeros(1, cp.float32))
+    assert isinstance(mask, cp.ndarray)
+    np.testing.assert_array_equal(cp.asnumpy(mask).ravel(),
+                                  _splitmix_mask(64000, seed, 0.3, np.float32))
+
+
+def test_adam_one_launch_for_many_tensors_matches_torch(cp):
+    torch = pytest.importorskip("torch")
+    shapes = [(20, 1, 5, 5), (20,), (256, 800), (10,)]
+    p0 = [_rand(s, np.float64, 40 + i) for i, s in enumerate(shapes)]
+    pt = [torch.tensor(p, requires_grad=True) for p in p0]
+    opt = torch.optim.Adam(pt, lr=1e-2, weight_decay=0.1)
+    ps = [cp.asarray(p) for p in p0]
+    ms, vs = [cp.zeros_like(p) for p in ps], [cp.zeros_like(p) for p in ps]
+    for step in range(1, 4):
+        gs = [_rand(s, np.float64, 50 + 10 * step + i) for i, s in enumerate(shapes)]
+        for t, g in zip(pt, gs):
+            t.grad = torch.tensor(g)
+        opt.step()
+        fused.adam_multi_update(ps, [cp.asarray(g) for g in gs], ms, vs, lr=1e-2,
+                                weight_decay=0.1, step=step)
+    for p, t in zip(ps, pt):
+        np.testing.assert_allclose(cp.asnumpy(p), t.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_conv_on_an_empty_batch(cp):
+    geom = Geometry2d(3, 3, 1, 1, 1, 1, 1, 1, 6, 5)
+    x, w = cp.zeros((0, 4, 6, 5)), cp.asarray(_rand((8, 4, 3, 3), np.float64, 60))
+    assert cuda_ops.conv2d_forward(x, w, None, geom).shape == (0, 8, 6, 5)
+    gw = cuda_ops.conv2d_weight_grad(x, cp.zeros((0, 8, 6, 5)), w.shape, geom)
+    assert gw.shape == w.shape and not bool(gw.any())
+    assert cuda_ops.conv2d_input_grad(cp.zeros((0, 8, 6, 5)), w, x.shape, geom).shape == x.shape
+
+
+def test_cross_entropy_bad_target_gives_nan_rows(cp):
+    z = cp.asarray(_rand((3, 4), np.float32, 61))
+    loss, grad = fused.softmax_cross_entropy(z, cp.asarray([1, 4, -100]))
+    loss, grad = cp.asnumpy(loss), cp.asnumpy(grad)
+    assert np.isnan(loss[1]) and np.isnan(grad[1]).all() and loss[2] == 0
+    assert np.isfinite(loss[0]) and np.isfinite(grad[0]).all()
+
+
+def test_captured_sgd_step_replays_as_eager_steps(cp):
+    """A whole SimpLeNet SGD step captured into a CUDA graph: no op syncs (capture would
+    fail), and replays equal as many eager steps."""
+    import minitorch as mt
+    from minitorch.cuda.graph import capture_step
+
+    def fresh():
+        mt.manual_seed(0)
+        model = mt.models.SimpLeNet().to("cuda")
+        return model, mt.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step(model, opt, x, y):
+        opt.zero_grad()
+        loss = mt.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    rng = np.random.default_rng(62)
+    x = mt.Tensor(rng.standard_normal((16, 1, 28, 28)).astype(np.float32), device="cuda")
+    y = mt.Tensor(rng.integers(0, 10, 16), device="cuda")
+    gm, gopt = fresh()
+    em, eopt = fresh()
+    captured = capture_step(lambda a, b: step(gm, gopt, a, b), x, y, warmup=2)
+    for _ in range(3):
+        captured()
+    for _ in range(5):                    # 2 warm-ups + 3 replays
+        step(em, eopt, x, y)
+    for a, b in zip(gm.parameters(), em.parameters()):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
+
+
+def test_dataloader_pin_memory_prefetch(cp):
+    import minitorch as mt
+    ds = mt.utils.data.TensorDataset(mt.arange(40.0).reshape(10, 4), mt.arange(10))
+    got = list(mt.utils.data.DataLoader(ds, batch_size=3, device="cuda", pin_memory=True))
+    want = list(mt.utils.data.DataLoader(ds, batch_size=3))
+    assert len(got) == len(want) == 4
+    for (a, b), (c, d) in zip(got, want):
+        assert a.device == "cuda"
+        np.testing.assert_array_equal(a.numpy(), c.numpy())
+        np.testing.assert_array_equal(b.numpy(), d.numpy())
