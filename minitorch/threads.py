@@ -21,8 +21,9 @@ worker delays one chunk, not the whole op (a static split waits for its slowest 
 
 The default: the cores this process may run on (``os.sched_getaffinity``), less the load the
 rest of the machine already puts on them (the 1-minute load average, read once at the first
-parallel op), at least 1. An explicit ``set_num_threads(n)`` or ``MINITORCH_NUM_THREADS=n``
-always wins.
+parallel op), at least 1. ``MINITORCH_NUM_THREADS=n`` (or else ``OMP_NUM_THREADS=n``, PyTorch's
+variable) replaces that default; ``set_num_threads(n)`` overrides both. The setting is applied
+(to the pool and to BLAS) by ``set_num_threads`` or at the first op that uses the pool.
 """
 from __future__ import annotations
 
@@ -59,18 +60,26 @@ def _check(n, where: str) -> int:
     return n
 
 
+def _env_threads(name: str):
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name}={text!r}: expected a positive integer number of threads")
+    return value
+
+
 def default_num_threads() -> int:
-    """``MINITORCH_NUM_THREADS`` if set, else the cores that the machine's load leaves idle."""
-    text = os.environ.get(ENV_VAR)
-    if text is not None and text.strip():
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < 1:
-            raise ValueError(f"{ENV_VAR}={text!r}: expected a positive integer number of "
-                             "threads")
-        return value
+    """``MINITORCH_NUM_THREADS`` if set, else ``OMP_NUM_THREADS`` (as PyTorch), else the
+    cores that the machine's load leaves idle."""
+    for name in (ENV_VAR, "OMP_NUM_THREADS"):
+        value = _env_threads(name)
+        if value is not None:
+            return value
     cores = _cores()
     try:
         busy = int(os.getloadavg()[0])  # includes this process's own recent work: at most 1

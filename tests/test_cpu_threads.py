@@ -34,9 +34,12 @@ def test_set_num_threads_rejects_non_positive_ints(bad):
         mt.set_num_threads(bad)
 
 
-def test_environment_variable_sets_the_default(monkeypatch):
+def test_environment_variables_set_the_default(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
     monkeypatch.setenv("MINITORCH_NUM_THREADS", "3")
-    assert threads.default_num_threads() == 3
+    assert threads.default_num_threads() == 3    # minitorch's own variable first
+    monkeypatch.delenv("MINITORCH_NUM_THREADS")
+    assert threads.default_num_threads() == 5    # then PyTorch's
     for bad in ("zero", "0", "-2"):
         monkeypatch.setenv("MINITORCH_NUM_THREADS", bad)
         with pytest.raises(ValueError, match="MINITORCH_NUM_THREADS=.*positive integer"):
@@ -45,6 +48,7 @@ def test_environment_variable_sets_the_default(monkeypatch):
 
 def test_default_leaves_cores_that_a_busy_machine_uses(monkeypatch):
     monkeypatch.delenv("MINITORCH_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(threads, "_cores", lambda: 4)
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.3, 0.0, 0.0))
     assert threads.default_num_threads() == 4    # idle machine: every core
