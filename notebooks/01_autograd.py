@@ -71,7 +71,8 @@ print(viz.graph_dot(L, names))
 graph = viz.draw_graph(L, names)
 if isinstance(graph, str):
     print("(graphviz not available: `pip install graphviz` and the Graphviz program render it)")
-else:
+else:  # display is a builtin only inside Jupyter; import it so `python 01_autograd.py` runs too
+    from IPython.display import display
     display(graph)
 viz.plot_graph(L, names)
 
