@@ -183,6 +183,10 @@ class Tensor:
     def is_leaf(self) -> bool:
         return self.grad_fn is None
 
+    @property
+    def is_cuda(self) -> bool:
+        return self.device == "cuda"
+
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -211,6 +215,15 @@ class Tensor:
                                "use tensor.detach().numpy()")
         return to_numpy(self.data)
 
+    def __array__(self, dtype=None, copy=None):
+        # np.asarray(t), plt.imshow(t): the values, as torch gives them (numpy()'s rules)
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def __format__(self, spec: str) -> str:
+        # f"{loss:.4f}" formats a 0-d tensor's number, as in PyTorch
+        return format(self.item(), spec) if self.ndim == 0 else object.__format__(self, spec)
+
     def tolist(self):
         return to_numpy(self.data).tolist()
 
@@ -237,8 +250,11 @@ class Tensor:
             raise TypeError(f"only integer tensors can be used as an index, got {self.dtype}")
         return int(self.item())
 
-    def to(self, device=None, dtype=None) -> "Tensor":
-        """``t.to("cuda")``, ``t.to(mt.float64)`` or both; differentiable."""
+    def to(self, device=None, dtype=None, non_blocking: bool = False,
+           copy: bool = False) -> "Tensor":
+        """``t.to("cuda")``, ``t.to(mt.float64)`` or both; differentiable. ``non_blocking`` is
+        accepted (minitorch's copies between devices are synchronous); ``copy=True`` always
+        returns a new tensor."""
         if device is not None and not isinstance(device, str) and dtype is None:
             device, dtype = None, device  # t.to(mt.float64)
         out = self
@@ -246,7 +262,7 @@ class Tensor:
             out = _ew.cast(out, as_dtype(dtype, "to"))
         if device is not None and normalize_device(device) != out.device:
             out = _shape.to_device(out, normalize_device(device))
-        return out
+        return out.clone() if copy and out is self else out
 
     def cpu(self) -> "Tensor":
         return self.to("cpu")

@@ -331,6 +331,24 @@ def test_cuda_helpers_on_a_gpu():
     np.testing.assert_allclose(x.cpu().numpy().sum(), float(x.sum().item()), rtol=1e-4)
 
 
+def test_tensor_conversions_lecture_code_uses():
+    """f"{loss:.4f}", np.asarray(t) / plt.imshow(t), t.is_cuda, .to(non_blocking=, copy=)."""
+    loss, x = mt.tensor(2.71828), mt.arange(6).reshape(2, 3)
+    assert f"{loss:.3f}" == "2.718" and f"{x}" == str(x)
+    with pytest.raises(TypeError, match="unsupported format string"):
+        f"{x:.3f}"  # as PyTorch: only a 0-d tensor formats as its number
+    np.testing.assert_array_equal(np.asarray(x), x.numpy())
+    assert np.asarray(x, dtype=np.float32).dtype == np.float32
+    with pytest.raises(RuntimeError, match="requires grad"):
+        np.asarray(mt.ones(2, requires_grad=True))
+    assert isinstance(np.ones(3) + x, mt.Tensor)  # numpy still defers to Tensor's operators
+    assert not x.is_cuda and x.to("cpu", non_blocking=True) is x
+    y = x.to("cpu", copy=True)
+    assert y is not x and y.data is not x.data and y.tolist() == x.tolist()
+    net = mt.nn.Linear(2, 2)
+    assert net.to("cpu", non_blocking=True) is net
+
+
 def test_reproducibility_boilerplate_runs_and_keeps_the_stream():
     """torch.cuda.manual_seed_all / cudnn flags: accepted; minitorch's one generator (which
     torch.manual_seed seeds) is left where it was."""

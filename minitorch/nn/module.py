@@ -330,10 +330,11 @@ class Module:
                 p.grad.data[...] = 0
 
     # ------------------------------------------------------------------ device and dtype
-    def to(self, device=None, dtype=None) -> Module:
+    def to(self, device=None, dtype=None, non_blocking: bool = False) -> Module:
         """Move/cast parameters, grads and buffers IN PLACE: the Parameter objects stay the same,
         so an optimizer built before ``to()`` still updates them. ``dtype`` casts only
-        floating-point tensors (integer buffers such as counters keep their dtype)."""
+        floating-point tensors (integer buffers such as counters keep their dtype).
+        ``non_blocking`` is accepted; the copies are synchronous."""
         if device is not None and not isinstance(device, str) and dtype is None:
             try:
                 device, dtype = None, np.dtype(device)  # model.to(mt.float64)

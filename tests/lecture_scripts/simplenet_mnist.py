@@ -3,6 +3,7 @@
 with only the import lines switched to minitorch."""
 import os
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -53,14 +54,14 @@ losses = []
 for epoch in range(2):
     net.train()
     for batch, (x, y) in enumerate(train_loader):
-        x, y = x.to(DEVICE), y.to(DEVICE)
+        x, y = x.to(DEVICE, non_blocking=True), y.to(DEVICE, non_blocking=True)
         optimizer.zero_grad()
         loss = criterion(net(x), y)
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
         if batch % 4 == 0:
-            print(f"epoch {epoch + 1} batch {batch}/{len(train_loader)}: loss {loss.item():.4f}")
+            print(f"epoch {epoch + 1} batch {batch}/{len(train_loader)}: loss {loss:.4f}")
 
 
 def evaluate(net, loader):
@@ -76,5 +77,5 @@ def evaluate(net, loader):
 
 train_accuracy = evaluate(net, train_loader)
 test_accuracy = evaluate(net, test_loader)
-first_filters = net.conv1.weight.detach().cpu().numpy()   # what the lecture plots next
+first_filters = np.asarray(net.conv1.weight.detach().cpu())   # what the lecture plots next
 print(f"train accuracy {train_accuracy:.3f}, test accuracy {test_accuracy:.3f}")
