@@ -3,7 +3,7 @@
 The public face only; each name lives in the module that explains it.
 """
 # --- core: tensor and autograd
-from .autograd import (detect_anomaly, enable_grad, is_grad_enabled, no_grad,
+from .autograd import (detect_anomaly, enable_grad, inference_mode, is_grad_enabled, no_grad,
                        set_grad_enabled)
 from .backend import is_cuda_available
 from .tensor import (Tensor, bool_, float16, float32, float64, int8, int16, int32, int64,

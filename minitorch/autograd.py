@@ -83,6 +83,14 @@ class set_grad_enabled(_GradMode):
         self._mode = bool(mode)
 
 
+class inference_mode(_GradMode):
+    """``torch.inference_mode()``: no graph recording, as ``no_grad`` (minitorch has no
+    separate inference tensors); ``inference_mode(False)`` records again."""
+
+    def __init__(self, mode: bool = True):
+        self._mode = not mode
+
+
 class detect_anomaly:
     """Raise at the first op whose forward or backward produces NaN/Inf.
 

@@ -349,6 +349,19 @@ def test_tensor_conversions_lecture_code_uses():
     assert net.to("cpu", non_blocking=True) is net
 
 
+def test_inference_mode_is_no_grad():
+    w = mt.ones(2, requires_grad=True)
+    with mt.inference_mode():
+        assert not (w * 2).requires_grad
+        with mt.inference_mode(False):  # as PyTorch: switching it off records again
+            assert (w * 2).requires_grad
+
+    @mt.inference_mode()
+    def predict(x):
+        return x * w
+    assert not predict(mt.ones(2)).requires_grad and (w * 2).requires_grad
+
+
 def test_reproducibility_boilerplate_runs_and_keeps_the_stream():
     """torch.cuda.manual_seed_all / cudnn flags: accepted; minitorch's one generator (which
     torch.manual_seed seeds) is left where it was."""
