@@ -1064,3 +1064,16 @@ def test_dataloader_pin_memory_on_cuda_goes_through_the_prefetcher(monkeypatch):
     for (a, b), (c, d) in zip(got, want):
         np.testing.assert_array_equal(a, c)
         np.testing.assert_array_equal(b, d)
+
+
+@needs_gxx
+def test_adam_pointer_table_is_reused_while_the_arrays_stay(emulated):
+    from minitorch.cuda import fused
+    arrays = [[np.ones(5), np.ones(5), np.zeros(5), np.zeros(5)] for _ in range(3)]
+    fused._pointer_tables.clear()
+    for step in (1, 2):
+        fused.adam_multi_update(*map(list, zip(*arrays)), lr=1e-3, step=step)
+    assert len(fused._pointer_tables) == 1       # the second step found the first's table
+    p, g, m, v = (np.ones(5), np.ones(5), np.zeros(5), np.zeros(5))
+    fused.adam_multi_update([p], [g], [m], [v], lr=1e-3, step=1)
+    assert len(fused._pointer_tables) == 2 and not np.array_equal(p, np.ones(5))

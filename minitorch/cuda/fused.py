@@ -18,8 +18,8 @@ from ..cpu.adam import adam_step_xp
 from ..cpu.dropout import dropout_mask_host
 from ..random import numpy_generator
 from .graph import is_capturing
-from .launch import THREADS, check_dtype, check_int32, contiguous, empty, empty_like, grid_1d, i32
-from .launch import run
+from .launch import THREADS, check_dtype, check_int32, contiguous, device_id, empty, empty_like
+from .launch import grid_1d, i32, run
 from .loader import SCALAR_TYPES
 
 XENT_THREADS = 128  # as #define'd in softmax_xent.cu
@@ -182,6 +182,20 @@ def _address(a) -> int:
     return int(ptr) if ptr is not None else int(a.ctypes.data)
 
 
+_pointer_tables: dict[tuple, object] = {}   # (device, table bytes) -> its device copy
+
+
+def _device_table(xp, table: np.ndarray):
+    """``table`` on the device. CuPy's pool tends to hand a training loop the same blocks
+    every step, so the same table recurs: the last few are kept, not copied again."""
+    key = (device_id(xp), table.tobytes())
+    hit = _pointer_tables.pop(key, None)
+    _pointer_tables[key] = hit = xp.asarray(table) if hit is None else hit   # newest last
+    while len(_pointer_tables) > 8:
+        del _pointer_tables[next(iter(_pointer_tables))]
+    return hit
+
+
 def adam_multi_update(params, grads, exp_avgs, exp_avg_sqs, *, lr: float, step: int,
                       beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                       weight_decay: float = 0.0, decoupled: bool = False) -> None:
@@ -218,7 +232,7 @@ def adam_multi_update(params, grads, exp_avgs, exp_avg_sqs, *, lr: float, step: 
     total = int(sizes[-1])
     bc1, sqrt_bc2 = 1.0 - beta1 ** step, math.sqrt(1.0 - beta2 ** step)
     run("adam.cu", "adam_multi", kept[0][0].dtype, *grid_1d(total, THREADS),
-        (xp.asarray(table), np.int32(len(kept)), np.int64(total))
+        (_device_table(xp, table), np.int32(len(kept)), np.int64(total))
         + tuple(np.float64(v) for v in (lr, beta1, beta2, eps, weight_decay, bc1, sqrt_bc2))
         + i32(int(decoupled)))
 
