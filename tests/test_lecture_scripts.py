@@ -349,6 +349,15 @@ def test_tensor_conversions_lecture_code_uses():
     assert net.to("cpu", non_blocking=True) is net
 
 
+def test_pytorch_data_attribute_gets_a_hint():
+    """``torch.max(outputs.data, 1)`` (PyTorch's CIFAR-10 tutorial): minitorch's ``.data`` is
+    the array, by design; the error says what to write instead."""
+    outputs = mt.randn(4, 10)
+    with pytest.raises(TypeError, match=r"max\(\): .*numpy\.ndarray.*write t\.detach\(\)"):
+        mt.max(outputs.data, 1)
+    assert mt.max(outputs.detach(), 1)[1].shape == (4,)
+
+
 def test_inference_mode_is_no_grad():
     w = mt.ones(2, requires_grad=True)
     with mt.inference_mode():

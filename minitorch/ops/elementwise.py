@@ -320,8 +320,12 @@ def require_tensor(op: str, x) -> Tensor:
     """Ops take Tensors; a NumPy array or list gets PyTorch's TypeError, not an AttributeError
     from deep inside the op."""
     if not isinstance(x, Tensor):
+        # torch.max(outputs.data, 1): PyTorch's .data is a tensor, minitorch's is the array
+        hint = (" (or, for PyTorch code's t.data, write t.detach(): in minitorch t.data is the "
+                "array itself)" if type(x).__name__ == "ndarray" else "")
         raise TypeError(f"{op}(): argument 'input' must be a Tensor, not "
-                        f"{type(x).__module__}.{type(x).__name__}; wrap it with mt.tensor(...)")
+                        f"{type(x).__module__}.{type(x).__name__}; wrap it with "
+                        f"mt.tensor(...){hint}")
     return x
 
 
