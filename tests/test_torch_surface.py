@@ -88,6 +88,19 @@ def test_norm_ops_match_torch_and_gradcheck(case):
 
 
 @needs_torch
+@pytest.mark.parametrize("name, call", [
+    ("layer_norm", lambda x: F.layer_norm(x, (4,))),
+    ("group_norm", lambda x: F.group_norm(x, 2)),
+    ("local_response_norm", lambda x: F.local_response_norm(x, 2)),
+])
+def test_norm_ops_refuse_non_float_and_non_tensor_inputs(name, call):
+    with pytest.raises(TypeError, match=rf"{name}: expected a floating-point tensor, got dtype "
+                                        r"int64 \(shape \(2, 4, 3\)\)"):
+        call(mt.zeros(2, 4, 3, dtype=mt.int64))
+    with pytest.raises(TypeError, match=rf"{name}\(\): argument 'input' must be a Tensor"):
+        call(np.ones((2, 4, 3)))
+
+
 def test_norm_modules_state_dict_like_torch():
     for m, t in ((nn.GroupNorm(2, 6), torch.nn.GroupNorm(2, 6)),
                  (nn.LayerNorm([3, 4]), torch.nn.LayerNorm([3, 4]))):

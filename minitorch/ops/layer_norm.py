@@ -26,6 +26,7 @@ import numbers
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
+from .elementwise import require_float
 from .shape import pad
 
 
@@ -48,11 +49,6 @@ class StandardizeRows(Function):
                 - xhat * (g * xhat).mean(axis=1, keepdims=True)) * invstd
 
 
-def _require_float(op: str, x: Tensor) -> None:
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype}")
-
-
 def _affine(op: str, y: Tensor, weight, bias, shape: tuple, view: tuple) -> Tensor:
     """y * weight + bias, each of ``shape`` (checked) viewed as ``view`` to broadcast."""
     for name, t in (("weight", weight), ("bias", bias)):
@@ -72,7 +68,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  #
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise over the last ``len(normalized_shape)`` dims, which must equal
     ``normalized_shape``; weight and bias (elementwise affine) have that shape."""
-    _require_float("layer_norm", input)
+    require_float("layer_norm", input, complex_ok=False)
     if isinstance(normalized_shape, numbers.Integral):
         normalized_shape = (int(normalized_shape),)
     normalized_shape = tuple(int(n) for n in normalized_shape)
@@ -92,7 +88,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Input (N, C, *): each sample's C channels in ``num_groups`` groups of C/G, each group
     normalised over its channels and spatial positions; weight and bias are per channel (C,)."""
-    _require_float("group_norm", input)
+    require_float("group_norm", input, complex_ok=False)
     if input.ndim < 2:
         raise ValueError(f"group_norm: expected an input (N, C, *) with at least 2 dims, got "
                          f"shape {input.shape}")
@@ -112,7 +108,7 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4,  # noqa: 
         b[c] = a[c] / (k + alpha/size * sum_{c' = c - size//2}^{c + (size-1)//2} a[c']^2) ^ beta
 
     with zeros outside 0..C-1 (the sum is always divided by ``size``)."""
-    _require_float("local_response_norm", input)
+    require_float("local_response_norm", input, complex_ok=False)
     if input.ndim < 3:
         raise ValueError(f"local_response_norm: expected a 3-D or higher input (N, C, *), got "
                          f"shape {input.shape}")
