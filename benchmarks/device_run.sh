@@ -24,6 +24,10 @@ LOG="$OUT/device_run.log"
 PY="${PYTHON:-python3}"
 # The checkout is used in place (no install): kernels/ is read from the repo (cuda/loader.py).
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+# The tests' data root (../shared does not travel) and CI's derandomized hypothesis profile,
+# so a red device run can be reproduced (tests/conftest.py).
+[[ -d .device_data ]] && export MINITORCH_DATA="${MINITORCH_DATA:-$PWD/.device_data}"
+export CI="${CI:-1}"
 
 {
     echo "[device_run] $(date -u '+%Y-%m-%d %H:%M:%S UTC') on $(hostname), $("$PY" --version)"
