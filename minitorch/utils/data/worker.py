@@ -127,6 +127,9 @@ def _worker_loop(fetch, dataset, task_queue, result_queue, worker_id, num_worker
         except (KeyboardInterrupt, EOFError, OSError):
             return
         if task is None:
+            # shutting down: batches still buffered for an abandoned epoch (next(iter(loader)))
+            # are unwanted, and flushing them into a pipe nobody reads would block this exit
+            result_queue.cancel_join_thread()
             return
         key, indices = task
         if init_failure is not None:
