@@ -1,5 +1,6 @@
 """Data augmentation and looking inside a CNN, as the lectures do it: random crops, flips,
-rotations, shifts, scaling, brightness and contrast on a shuffled loader; then the first
+rotations, shifts, scaling, brightness and contrast, applied by two worker processes of a
+shuffled loader; then the first
 layer's filters and, through a forward hook, its feature maps. Run by
 tests/test_lecture_scripts.py as written (PyTorch) and with only the imports switched to
 minitorch. The augmentations and the shuffling draw from each library's own generator, so the
@@ -26,7 +27,7 @@ train_transform = transforms.Compose([
 ])
 train_data = datasets.FakeData(size=40, image_size=(3, 32, 32), num_classes=10,
                                transform=train_transform)
-train_loader = DataLoader(train_data, batch_size=8, shuffle=True)
+train_loader = DataLoader(train_data, batch_size=8, shuffle=True, num_workers=2)
 
 images, labels = next(iter(train_loader))
 picture = images[0].permute(1, 2, 0).numpy() * 0.5 + 0.5   # un-normalized, for plt.imshow
