@@ -1,9 +1,8 @@
 """Data augmentation and looking inside a CNN, as the lectures do it: random crops, flips,
-rotations, shifts, scaling, brightness and contrast, applied by two worker processes of a
-shuffled loader; then the first
-layer's filters and, through a forward hook, its feature maps. Run by
-tests/test_lecture_scripts.py as written (PyTorch) and with only the imports switched to
-minitorch. The augmentations and the shuffling draw from each library's own generator, so the
+rotations, shifts, scaling, brightness and contrast, applied by the two worker processes of a
+shuffled loader; then the first layer's filters and, through a forward hook, its feature maps.
+Run by tests/test_lecture_scripts.py as written (PyTorch) and with only the imports switched
+to minitorch. The augmentations and the shuffling draw from each library's own generator, so the
 two runs compare only what does not depend on the draws: shapes, counts, the labels seen."""
 import torch
 import torch.nn as nn
