@@ -9,9 +9,10 @@ col2im, pooling, the optimizer step) plus NumPy elementwise code. Two thread poo
 once (OpenBLAS's and numba's) fought for the two cores of the development machine and made
 steps several times *slower*. So the heavy ops split their work into fixed-size chunks (a few
 images of a convolution, a block of pooling planes) and ``parallel_for`` hands the chunks to
-this module's threads; inside a chunk every kernel and GEMM runs on one thread (BLAS is held
-at one thread while the pool runs; between parallel sections BLAS may use all of them, e.g.
-for a Linear layer's GEMM).
+this module's threads; inside a chunk every kernel and GEMM runs on one thread. BLAS is held
+at one thread throughout: its static split of each GEMM waits for its slowest thread at every
+call, and on a busy machine (another process on the second core) that made a 2-thread
+SimpLeNet step 3x slower than BLAS on one thread next to this pool.
 
 Why chunks are fixed and scheduled dynamically. The chunk boundaries depend on the shapes
 only, never on the thread count, and partial sums (a convolution's weight gradient) are added
@@ -97,11 +98,11 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads for minitorch's CPU ops and for BLAS (as ``torch.set_num_threads``).
-    Results do not depend on ``n``."""
+    """Use ``n`` threads for minitorch's CPU ops (as ``torch.set_num_threads``); BLAS is held
+    at one thread (see the module docstring). Results do not depend on ``n``."""
     global _num_threads
     _num_threads = _check(n, "set_num_threads")
-    _set_blas_threads(n)
+    _set_blas_threads(1)
 
 
 def _blas_controllers():
@@ -154,22 +155,18 @@ def parallel_for(fn, count: int) -> None:
         finally:
             _local.busy = False
 
-    _set_blas_threads(1)  # one BLAS thread inside each chunk: no second pool spinning
+    futures = [pool.submit(work) for _ in range(threads - 1)]
+    error = None
     try:
-        futures = [pool.submit(work) for _ in range(threads - 1)]
-        error = None
-        try:
-            work()
-        except BaseException as exc:  # noqa: BLE001 - re-raised once the workers are done
-            error = exc
-        started = [f for f in futures if not f.cancel()]  # one never started: nothing to wait
-        concurrent.futures.wait(started)
-        if error is not None:
-            raise error
-        for f in started:
-            f.result()  # a worker's exception, if any
-    finally:
-        _set_blas_threads(_num_threads)
+        work()
+    except BaseException as exc:  # noqa: BLE001 - re-raised once the workers are done
+        error = exc
+    started = [f for f in futures if not f.cancel()]  # one never started: nothing to wait for
+    concurrent.futures.wait(started)
+    if error is not None:
+        raise error
+    for f in started:
+        f.result()  # a worker's exception, if any
 
 
 _BLOCK_ELEMENTS = 1 << 16   # elements per block of an elementwise op (256 KB of float32)

@@ -10,6 +10,9 @@ import minitorch.nn.functional as F
 import minitorch.ops.conv as conv
 import minitorch.threads as threads
 from minitorch.cli import build_parser, config_from_args
+from minitorch.cpu import HAVE_NUMBA
+from minitorch.cpu.table import NUMBA, REFERENCE
+from minitorch.kernel_table import use_kernels
 from minitorch.models import get_model
 
 
@@ -90,7 +93,8 @@ def test_parallel_for_nested_runs_serially_and_errors_propagate():
         threads.parallel_for(boom, 8)
 
 
-def test_blas_is_held_at_one_thread_inside_the_pool():
+def test_blas_is_held_at_one_thread():
+    """minitorch's pool is the one parallelism: BLAS stays on one thread, in and out of it."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
 
     def blas_threads():
@@ -99,12 +103,12 @@ def test_blas_is_held_at_one_thread_inside_the_pool():
 
     if not blas_threads():
         pytest.skip("no BLAS library that threadpoolctl can see")
+    threadpoolctl.threadpool_limits(2, user_api="blas")
     mt.set_num_threads(2)
-    assert blas_threads() == {2}
+    assert blas_threads() == {1}
     inside = []
     threads.parallel_for(lambda i: inside.append(blas_threads()), 4)
-    assert all(s == {1} for s in inside)
-    assert blas_threads() == {2}   # restored after the parallel section
+    assert inside == [{1}] * 4 and blas_threads() == {1}
 
 
 def _train(n, name, shape, steps=2):
@@ -166,3 +170,32 @@ def test_relu_in_blocks_matches_numpy(n):
         np.testing.assert_array_equal(y.detach().numpy(), np.maximum(a, 0))
         np.testing.assert_array_equal(t.grad.numpy(), g * (np.maximum(a, 0) > 0))
     assert threads._BLOCK_ELEMENTS < 70001 * 5 // 2
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not importable")
+@pytest.mark.parametrize("shape", [(6, 70, 5, 5), (300, 40)])
+def test_numba_batch_norm_matches_the_generic_one_for_any_thread_count(monkeypatch, shape):
+    """Many channel blocks (a small block size); the same bits for 1 and 2 threads, and the
+    generic BatchNorm's values (reference table) for the output, all grads and running stats."""
+    import minitorch.cpu.batchnorm as cpu_bn
+    monkeypatch.setattr(cpu_bn, "_CHANNEL_BLOCK_BYTES", 1)
+    rng = np.random.default_rng(4)
+    x0 = (rng.standard_normal(shape) * 2 + 0.5).astype(np.float32)
+    w0, b0 = (rng.standard_normal(shape[1]).astype(np.float32) for _ in range(2))
+    g0 = rng.standard_normal(shape).astype(np.float32)
+
+    def run(table, n):
+        mt.set_num_threads(n)
+        with use_kernels(table):
+            x, w, b = (mt.tensor(a, requires_grad=True) for a in (x0, w0, b0))
+            rm, rv = mt.zeros(shape[1]), mt.ones(shape[1])
+            y = F.batch_norm(x, rm, rv, w, b, training=True)
+            y.backward(mt.tensor(g0))
+            assert y.grad_fn.name() == ("BatchNormFused" if table is NUMBA else "BatchNorm")
+        return [y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy(),
+                rm.numpy(), rv.numpy()]
+
+    one, two, generic = run(NUMBA, 1), run(NUMBA, 2), run(REFERENCE, 1)
+    for a, b, ref in zip(one, two, generic):
+        assert np.array_equal(a, b)
+        np.testing.assert_allclose(a, ref, rtol=1e-4, atol=1e-5)
