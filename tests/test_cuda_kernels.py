@@ -273,18 +273,13 @@ def test_captured_sgd_step_replays_as_eager_steps(cp):
     fail), and replays equal as many eager steps."""
     import minitorch as mt
     from minitorch.cuda.graph import capture_step
+    from test_gpu_review import load_gpu_suite
+    step = load_gpu_suite()._mt_step           # zero_grad, forward, loss, backward, step
 
     def fresh():
         mt.manual_seed(0)
         model = mt.models.SimpLeNet().to("cuda")
         return model, mt.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-
-    def step(model, opt, x, y):
-        opt.zero_grad()
-        loss = mt.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
 
     rng = np.random.default_rng(62)
     x = mt.Tensor(rng.standard_normal((16, 1, 28, 28)).astype(np.float32), device="cuda")

@@ -428,13 +428,18 @@ def test_a_host_sync_in_the_captured_step_is_named_and_the_capture_ended(fake_gr
 
 
 # --------------------------------------------------------------------------- (11)-(16) suite
-@pytest.fixture(scope="module")
-def suite():
+def load_gpu_suite():
+    """benchmarks/gpu_suite.py as a module (it is a script, not a package)."""
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_suite.py"
     spec = importlib.util.spec_from_file_location("gpu_suite_under_test", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def suite():
+    return load_gpu_suite()
 
 
 def _ok_case(suite):
