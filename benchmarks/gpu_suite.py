@@ -276,7 +276,9 @@ def rel_err(a, b) -> float:
 def section_env():
     info = {"python": sys.version.split()[0], "platform": platform.platform(),
             "numpy": np.__version__, "minitorch": getattr(mt, "__version__", "?"),
-            "torch": getattr(torch, "__version__", None), "cuda_unavailable_reason": NO_GPU}
+            "torch": getattr(torch, "__version__", None), "cuda_unavailable_reason": NO_GPU,
+            "float32_denormals": "flushed to zero in minitorch's kernels (CuPy appends "
+                                 "-ftz=true to every NVRTC compile), kept on the CPU"}
     try:
         out = subprocess.run(["nvcc", "--version"], capture_output=True, text=True, timeout=30)
         info["nvcc"] = out.stdout.strip().splitlines()[-1] if out.returncode == 0 else None
