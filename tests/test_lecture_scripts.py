@@ -110,6 +110,10 @@ def run_both(name: str, compare: list[str]) -> tuple[dict | None, dict]:
         # own transforms and FakeData class
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(torchvision.datasets, "FakeData", SameFakeData)
+            # on a GPU, PyTorch's convolutions default to TF32 (10-bit mantissas): the
+            # comparison is with float32
+            patch.setattr(torch.backends.cudnn, "allow_tf32", False)
+            patch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
             reference = run_script(name, "torch")
     mine = run_script(name, "minitorch")
     if reference is not None:
