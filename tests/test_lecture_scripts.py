@@ -10,10 +10,11 @@ Both runs start from the same weights: each script saves its initial state_dict 
 transfer learning, its new head) when the file is absent and loads it when present, so the
 PyTorch run writes a .pth file that the minitorch run reads through mt.load. The transfer
 learning scripts call ``models.resnet18(pretrained=True)`` / ``models.vgg11(pretrained=True)``
-on a random-init torchvision model saved under torchvision's file name where both look. Both see the
-same batches: shuffle=False, and no random augmentation or dropout, whose draws come from
-each library's own generator. Without torch/torchvision the minitorch run still executes and
-checks its own invariants (loss goes down, frozen layers stay put, shapes), and the comparison
+on a random-init torchvision model saved under torchvision's file name, where both look.
+Both see the same batches: shuffle=False, and no random augmentation or dropout, whose draws
+come from each library's own generator (the augmentation script compares only what the
+draws leave alone). Without torch/torchvision the minitorch run still executes and checks
+its own invariants (loss goes down, frozen layers stay put, shapes), and the comparison
 skips, saying why.
 """
 import gzip
@@ -156,7 +157,8 @@ def mnist_root(tmp_path_factory):
     for split in ("train", "t10k"):
         for kind in ("images-idx3", "labels-idx1"):
             name = f"{split}-{kind}-ubyte"
-            (raw / name).write_bytes(gzip.decompress((SHARED / "mnist" / f"{name}.gz").read_bytes()))
+            packed = (SHARED / "mnist" / f"{name}.gz").read_bytes()
+            (raw / name).write_bytes(gzip.decompress(packed))
     return raw.parent.parent
 
 
