@@ -1,12 +1,17 @@
 """The CPU kernel tables: numba kernels (the default), and the plain array-code reference.
 
 Both follow the signatures listed in minitorch/kernel_table.py. Entries without a numba
-kernel (average pooling, the Adam step, dropout masks) are array code in both tables.
+kernel (average pooling, the Adam step, dropout masks) are array code in both tables. The
+numba table's one fused algorithm is batch norm (its own kernels; ops/norm.py's
+BatchNormFused); the reference table runs the generic BatchNorm.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..kernel_table import KernelTable
 from .adam import adam_step_xp
+from .batchnorm import batch_norm_backward_numba, batch_norm_eval_numba, batch_norm_train_numba
 from .dropout import dropout_mask_host
 from .im2col import col2im_numba, col2im_xp, im2col_numba, im2col_xp
 from .pool import (avg_pool_backward_xp, avg_pool_xp, max_pool_backward_numba,
@@ -17,7 +22,11 @@ NUMBA = KernelTable(
     im2col=im2col_numba, col2im=col2im_numba,
     max_pool=max_pool_numba, max_pool_backward=max_pool_backward_numba,
     avg_pool=avg_pool_xp, avg_pool_backward=avg_pool_backward_xp,
-    adam_step=adam_step_xp, dropout_mask=dropout_mask_host)
+    adam_step=adam_step_xp, dropout_mask=dropout_mask_host,
+    # batch norm in numba kernels, per channel (minitorch/cpu/batchnorm.py): BatchNormFused
+    batch_norm_train=batch_norm_train_numba, batch_norm_eval=batch_norm_eval_numba,
+    batch_norm_backward=batch_norm_backward_numba,
+    fused_dtypes=(np.dtype(np.float32), np.dtype(np.float64)))
 
 REFERENCE = KernelTable(
     name="reference",

@@ -104,7 +104,7 @@ def apply_batched(op, input: Tensor, *rest, **params) -> Tensor:
 
 
 # --------------------------------------------------------------------------- im2col + GEMM
-_MIN_CHUNK_BYTES = 4 << 20   # a chunk's col matrix: about this size (a core's L2 and L3)...
+_MIN_CHUNK_BYTES = 1 << 20   # a chunk's col matrix: about this size (half a core's L2)...
 _MAX_CHUNKS = 16             # ...but at most this many chunks (each keeps a partial gW)
 
 
