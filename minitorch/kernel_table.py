@@ -10,7 +10,7 @@ it never asks which device it is on. The tables:
 
 Every table has every *core* entry. The *fused* entries exist only where a backend runs a
 different algorithm (the CUDA table: implicit-GEMM convolution, fused cross-entropy and batch
-norm); they are None elsewhere. A public wrapper asks ``K.fused("name", *arrays)`` and, when
+norm; the numba table: batch norm); they are None elsewhere. A public wrapper asks ``K.fused("name", *arrays)`` and, when
 it gets a kernel, applies that algorithm's own Function class (``Conv2dImplicitGemm``,
 ``CrossEntropyFused``, ``BatchNormFused``), so a graph and an anomaly message name what ran.
 

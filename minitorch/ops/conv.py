@@ -8,13 +8,17 @@ Notation (NCHW, weight OIHW, as PyTorch)::
     L = OH*OW output pixels per image, K = (C/G)*KH*KW weights per output channel
 
 Forward: ``col = im2col(x)`` is (C*KH*KW, N*L) (layout contract: minitorch/cpu/im2col.py), so
-for each group g, ``y_g = W_g (OC/G, K) @ col_g (K, N*L)``: the whole batch in one GEMM. The
-(OC, N, L) result is transposed to (N, OC, OH, OW) in the same pass that adds the bias.
+for each group g, ``y_g = W_g (OC/G, K) @ col_g (K, N*L)``: a batch in one GEMM. The (OC, N, L)
+result is transposed to (N, OC, OH, OW) in the same pass that adds the bias. On the CPU the
+batch is cut into chunks of a few images (``batch_chunks``), each unfolded and multiplied on
+its own, spread over minitorch's threads: the col matrix of a chunk is still in cache when its
+GEMM reads it, and the whole col matrix (KH*KW times x) never exists.
 
-Backward, with gy reshaped to gmat (OC, N*L):
-    gW_g = gmat_g @ col_g.T            (the col matrix saved by the forward)
+Backward, per chunk, with gy reshaped to gmat (OC, nb*L):
+    gW_g = gmat_g @ col_g.T            (col unfolded again from the saved x)
     gx   = col2im(W_g.T @ gmat_g)      (the adjoint of im2col sums overlapping windows)
     gb   = gy summed over N, OH, OW
+and the chunks' gW and gb parts added in chunk order (so any thread count gives the same bits),
 each computed only when that input needs it (a network's first layer never needs gx).
 """
 from __future__ import annotations
