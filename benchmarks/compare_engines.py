@@ -315,6 +315,8 @@ def profile_table(p: dict) -> list:
            "it made: im2col, col2im, pooling, ...; the rest of a conv's time is its GEMMs and "
            "layout copies); optimizer.step and other (Python glue, graph walk, zero_grad, "
            "loss.item()) complete the step.",
+           "", "By category (ms/step): " + ", ".join(f"{k} {v:.1f}"
+                                                     for k, v in p.get("summary", {}).items()),
            "", "| op | pass | ms/step | share | calls/step |", "|---|---|--:|--:|--:|"]
     for r in p["rows"]:
         out.append(f"| {r['op']} | {r['pass']} | {r['ms_per_step']:.2f} | "
@@ -341,22 +343,31 @@ def bar_chart(result: dict, path: str) -> str | None:
     for ax, model in zip(axes[:, 0], models):
         keys = sorted({k[1:] for k in by if k[1] == model},
                       key=lambda k: (k[3], k[1], OPTIMS.index(k[2])))
+        ratios = {e: [by[(e,) + k]["images_per_s"] / by[("torch",) + k]["images_per_s"]
+                      if (e,) + k in by and ("torch",) + k in by else None for k in keys]
+                  for e in others}
         for j, e in enumerate(others):
-            ratios = []
-            for k in keys:
-                mine, ref = by.get((e,) + k), by.get(("torch",) + k)
-                ratios.append(mine["images_per_s"] / ref["images_per_s"] if mine and ref else 0)
-            ax.bar([i + (j - (len(others) - 1) / 2) * width for i in range(len(keys))], ratios,
-                   width, label=engines_label(e))
-        ax.set_yscale("log")  # ratios from 0.1x to 10x and more: equal steps for x and 1/x
+            # bars grow from 1.0 (PyTorch) up or down, on a log scale: 2x and 0.5x look alike
+            ax.bar([i + (j - (len(others) - 1) / 2) * width for i in range(len(keys))],
+                   [r - 1 if r else 0 for r in ratios[e]], width, bottom=1,
+                   label=engines_label(e))
+        ax.set_yscale("log")
+        shown = [r for rs in ratios.values() for r in rs if r] or [1]
+        ticks = [2.0 ** p for p in range(-6, 7) if min(shown) / 2 <= 2.0 ** p <= max(shown) * 2]
+        ax.set_yticks(ticks, [f"{t:g}x" for t in ticks])
+        ax.minorticks_off()
         ax.axhline(1.0, color="black", lw=0.8)
+        ax.set_xlim(-0.5, max(len(keys), 4) - 0.5)
         ax.set_xticks(range(len(keys)))
         ax.set_xticklabels([f"b{b} {o}\n{t} thr" for _, b, o, t in keys], fontsize=8)
         ax.set_ylabel("img/s / PyTorch's")
         ax.set_title(LABELS[model], fontsize=10, loc="left")
-    axes[0, 0].legend(ncol=len(others), fontsize=8, loc="upper right")
-    fig.suptitle(f"Training throughput relative to PyTorch (1.0 = PyTorch), "
-                 f"{result['machine']['cpu']}", fontsize=10)
+    axes[0, 0].legend(ncol=len(others), fontsize=8, loc="lower right", bbox_to_anchor=(1, 1),
+                      frameon=False)  # above the first panel, right of its title
+    m = result["machine"]
+    fig.suptitle(f"{result['title']}\nTraining images/s relative to PyTorch's (1.0 = PyTorch); "
+                 f"{m['cpu']}, {m['logical_cores']} cores, load average "
+                 f"{m['load_average'][0]:.1f}, {result['date']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -398,6 +409,8 @@ def parse(argv=None):
                    help="PREFIX of PREFIX.json, PREFIX.md, PREFIX.png")
     p.add_argument("--title", default="CPU training throughput: minitorch and the engines "
                                       "users would pick instead")
+    p.add_argument("--report-from", metavar="JSON",
+                   help="write PREFIX.md and PREFIX.png from an earlier run's JSON, run nothing")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per subprocess")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--jobs", help=argparse.SUPPRESS)
@@ -409,6 +422,9 @@ def main(argv=None) -> int:
     if args.worker:
         worker_main(args.worker, args.threads[0], json.loads(args.jobs))
         return 0
+    if args.report_from:  # re-render the tables and the chart of an earlier run
+        with open(args.report_from) as f:
+            return write(json.load(f), args.out)
     start, command = time.time(), " ".join([os.path.basename(sys.executable)] +
                                            [os.path.relpath(__file__, ROOT)] + sys.argv[1:])
     result = {"title": args.title, "command": command, "machine": machine(),
@@ -469,22 +485,28 @@ def main(argv=None) -> int:
                 else:
                     result["flops_per_image"][r["model"]] = r["flops_per_image"]
 
-    problems = result["problems"] = result["problems"] + check(result)
+    result["problems"] += check(result)
     result["duration_s"] = time.time() - start
     result["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+    return write(result, args.out)
+
+
+def write(result: dict, prefix: str) -> int:
+    """PREFIX.json, PREFIX.md and PREFIX.png from ``result``; prints the report and problems;
+    the exit status (1 when there were problems)."""
     report = tables(result)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out + ".json", "w") as f:
+    os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+    with open(prefix + ".json", "w") as f:
         json.dump(result, f, indent=1)
-    with open(args.out + ".md", "w") as f:
+    with open(prefix + ".md", "w") as f:
         f.write(report + "\n")
-    why_no_png = bar_chart(result, args.out + ".png") if result["rows"] else "no rows"
+    why_no_png = bar_chart(result, prefix + ".png") if result["rows"] else "no rows"
     print("\n" + report)
-    print(f"\nwrote {args.out}.json, {args.out}.md"
-          + (f", {args.out}.png" if not why_no_png else f" ({why_no_png})"))
-    for p in problems:
+    print(f"\nwrote {prefix}.json, {prefix}.md"
+          + (f", {prefix}.png" if not why_no_png else f" ({why_no_png})"))
+    for p in result["problems"]:
         print(f"PROBLEM: {p}")
-    return 1 if problems else 0
+    return 1 if result["problems"] else 0
 
 
 def check(result: dict) -> list:

@@ -75,6 +75,10 @@ def test_one_command_writes_json_markdown_and_chart(tmp_path):
     assert result["flops_per_image"]["lenet5"] > 0
     profile_ops = {row["op"] for row in result["profiles"][0]["rows"]}
     assert {"Conv2d", "optimizer.step", "other (python, graph)"} <= profile_ops
+    summary = result["profiles"][0]["summary"]
+    assert {"im2col", "conv forward: GEMMs, copies", "pooling", "loss", "optimizer.step",
+            "python, graph"} <= set(summary)
+    assert sum(summary.values()) == pytest.approx(result["profiles"][0]["ms_per_step"])
     markdown = prefix.with_suffix(".md").read_text()
     ratio = rows["minitorch"]["images_per_s"] / rows["torch"]["images_per_s"]
     assert f"| LeNet-5 | 8 | sgd | 1 | {rows['minitorch']['images_per_s']:,.0f}" in markdown

@@ -16,6 +16,9 @@ from . import (ADAM_BETAS, ADAM_EPS, BN_EPS, BN_MOMENTUM, LENET5, LR, MOMENTUM, 
 
 
 
+MIN_WARMUP = 2  # the first call compiles; the second's time sizes the timed windows
+
+
 def setup(threads: int) -> str:
     from importlib.metadata import version
     return f"jax {jax.__version__} (jaxlib {version('jaxlib')}, {jax.devices()[0].platform})"

@@ -173,4 +173,32 @@ def profile(model: str, batch: int, optim: str, steps: int, batches) -> dict:
     rows.append(_row("optimizer.step", "", opt_time, steps, steps, total))
     rows.append(_row("other (python, graph)", "", total - functions - opt_time, steps, steps, total))
     return {"model": model, "batch": batch, "optim": optim, "steps": steps,
-            "ms_per_step": 1000 * total / steps, "rows": rows}
+            "ms_per_step": 1000 * total / steps, "rows": rows,
+            "summary": summarize(timer.times, opt_time, total, steps)}
+
+
+# the issue's categories, from Function names (first match wins)
+_CATEGORIES = [("Conv", "conv"), ("Pool", "pooling"), ("BatchNorm", "batch norm"),
+               ("CrossEntropy", "loss"), ("Linear", "linear"), ("ReLU", "activations")]
+
+
+def summarize(times: dict, opt_time: float, total: float, steps: int) -> dict:
+    """ms/step by category: a conv's im2col and col2im apart from the rest of its time (its
+    GEMMs and layout copies), pooling, BN, loss, linear layers, activations, other ops, the
+    optimizer, and Python/graph overhead (what no Function or optimizer step accounts for)."""
+    ms = collections.defaultdict(float)
+    for key, t in times.items():
+        if len(key) != 2:  # a kernel call: counted in its Function's time
+            continue
+        category = next((c for name, c in _CATEGORIES if name in key[0]), "other ops")
+        if category != "conv":
+            ms[category] += t
+            continue
+        for k, tk in times.items():  # the conv's own kernel calls, taken out of its time
+            if len(k) == 3 and k[:2] == key:
+                ms[k[2] if k[2] in ("im2col", "col2im") else "conv: other kernels"] += tk
+                t -= tk
+        ms[f"conv {key[1]}: GEMMs, copies"] += t
+    ms["optimizer.step"] = opt_time
+    ms["python, graph"] = total - sum(t for key, t in times.items() if len(key) == 2) - opt_time
+    return {k: 1000 * v / steps for k, v in sorted(ms.items(), key=lambda kv: -kv[1]) if v}
