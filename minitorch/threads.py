@@ -132,6 +132,16 @@ def _executor(workers: int) -> concurrent.futures.ThreadPoolExecutor:
         return _pool
 
 
+def _forget_pool_in_child() -> None:
+    """A forked child (a DataLoader worker) has none of the parent's threads: start afresh."""
+    global _pool, _pool_size, _lock
+    _pool, _pool_size, _lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def parallel_for(fn, count: int) -> None:
     """``fn(i)`` for every i in range(count), on up to ``get_num_threads()`` threads (the
     caller's included), each chunk on one thread, in no particular order. ``fn`` must release

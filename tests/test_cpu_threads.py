@@ -199,3 +199,26 @@ def test_numba_batch_norm_matches_the_generic_one_for_any_thread_count(monkeypat
     for a, b, ref in zip(one, two, generic):
         assert np.array_equal(a, b)
         np.testing.assert_allclose(a, ref, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not hasattr(threads.os, "fork"), reason="needs os.fork")
+def test_parallel_for_works_in_a_forked_child():
+    """A forked child (DataLoader workers) gets a pool of its own: the parent's threads do not
+    exist there. Two chunks that wait for each other need two live threads."""
+    mt.set_num_threads(2)
+
+    def two_threads_meet():
+        barrier = threading.Barrier(2, timeout=10)
+        threads.parallel_for(lambda i: barrier.wait(), 2)
+
+    two_threads_meet()                                # the parent's pool exists now
+    pid = threads.os.fork()
+    if pid == 0:  # child: exit without running pytest's teardown
+        try:
+            two_threads_meet()
+            code = 0
+        except BaseException:  # noqa: BLE001 - the barrier broke: no second thread
+            code = 1
+        threads.os._exit(code)
+    _, status = threads.os.waitpid(pid, 0)
+    assert threads.os.waitstatus_to_exitcode(status) == 0
