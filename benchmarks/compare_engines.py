@@ -1,6 +1,6 @@
 """CPU training throughput side by side: minitorch, PyTorch, JAX and the NumPy engines.
 
-    python benchmarks/compare_engines.py                  # the default grid (~15 min on 2 cores)
+    python benchmarks/compare_engines.py                  # the default grid (~12 min, 2 idle cores)
     python benchmarks/compare_engines.py --full           # every model at every setting
     python benchmarks/compare_engines.py --engines minitorch torch --models simplenet \\
         --batch-sizes 256 --threads 2                     # one comparison
