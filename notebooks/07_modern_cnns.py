@@ -340,7 +340,7 @@ assert results["fine-tuning"][0][-1] > results["from scratch"][0][-1]
 # in its first stage: the same parameters as `resnet18`, 14x its compute.
 
 # %%
-zoo = ["lenet5", "vgg11_bn-mini", "resnet8", "plain20", "resnet20", "resnet18-cifar",
+zoo = ["lenet5", "vgg11-bn-mini", "resnet8", "plain20", "resnet20", "resnet18-cifar",
        "resnet18", "googlenet"]
 sizes = {}
 print(f"{'model':16s} {'parameters':>12s} {'mult-adds':>14s}")
@@ -356,12 +356,12 @@ for name in zoo:
 # says more about how fast each model starts learning than about where it ends; the README's
 # full-size runs have the accuracies that matter (LeNet-5, VGG and ResNet, with and without
 # augmentation). Note how the training speed follows the mult-adds, not the parameters:
-# `resnet8` has an eighth of `vgg11_bn-mini`'s weights but 1.5x its compute, all of it in the
+# `resnet8` has an eighth of `vgg11-bn-mini`'s weights but 1.5x its compute, all of it in the
 # 16-channel convolutions at full 28x28 resolution.
 
 # %%
 rows = []
-for name in ("lenet5", "vgg11_bn-mini", "resnet8"):
+for name in ("lenet5", "vgg11-bn-mini", "resnet8"):
     config = TrainConfig(model=name, dataset="fashion-mnist", epochs=1, batch_size=32,
                          optimizer="adam", limit_train=1000, limit_test=300, quiet=True)
     train, test = load_datasets(config)
