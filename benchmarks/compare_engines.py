@@ -213,6 +213,22 @@ def plan(args) -> list:
     return configs
 
 
+def settings(args) -> str:
+    """What the grid was, in words, for the report."""
+    def grid(batches, optims, threads):
+        return (f"batch {'/'.join(map(str, batches))}, {'/'.join(optims)}, "
+                f"{'/'.join(map(str, threads))} threads")
+    small = (f"{args.window_images} images a window (at least {args.min_steps} steps), best of "
+             f"{args.repeats}, after {args.warmup} warm-up steps")
+    if args.full:
+        return f"every model at {grid(args.batch_sizes, args.optims, args.threads)}: {small}"
+    return (f"LeNet-5 and SimpLeNet at {grid(args.batch_sizes, args.optims, args.threads)}: "
+            f"{small}. VGG-11 and ResNet-18 on fewer settings, to fit the run's budget (--full: "
+            f"the whole grid): {grid(args.big_batch_sizes, args.big_optims, args.big_threads)}, "
+            f"{args.big_steps} steps a window, best of {args.big_repeats}, after "
+            f"{args.big_warmup} warm-up step(s)")
+
+
 def available(engine: str) -> str | None:
     """None when ``engine`` can run here, else why not."""
     package = ENGINES[engine][1]
@@ -246,6 +262,8 @@ def tables(result: dict) -> str:
            ", ".join(f"{t} thread{'s' * (int(t) > 1)} {g['gflops']:.1f} GFLOP/s"
                      for t, g in result["sgemm"].items()) +
            f"; BLAS: {json.dumps(next(iter(result['sgemm'].values()))['blas'])}", ""]
+    if "settings" in result:
+        out += [f"Settings: {result['settings']}.", ""]
     for why in result["skipped"].values():
         out.append(f"- left out: {why}")
     out += ["", "## Training images/s (best of the repeats; ratio to PyTorch)", "",
@@ -430,11 +448,13 @@ def main(argv=None) -> int:
     result = {"title": args.title, "command": command, "machine": machine(),
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "sgemm_n": args.sgemm_n, "max_window_s": args.max_window_s, "sgemm": {}, "versions": {}, "skipped": {},
-              "rows": [], "profiles": [], "flops_per_image": {}, "problems": []}
+              "rows": [], "profiles": [], "flops_per_image": {}, "problems": [],
+              "settings": settings(args)}
     m = result["machine"]
     print(f"command: {command}\nmachine: {m['cpu']}, {m['logical_cores']} logical cores "
           f"({m['usable_cores']} usable), load average {m['load_average']}, "
           f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}\npython {m['python']}, {m['platform']}")
+    print(f"settings: {result['settings']}")
     names = [e for e in args.engines if not args.profile_only or e == "minitorch"]
     for e in names:
         why = available(e)
