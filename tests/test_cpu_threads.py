@@ -142,6 +142,8 @@ def test_batch_chunks_depend_on_shapes_only():
     assert chunks[0][0] == 0 and chunks[-1][1] == 256
     assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
     assert len(chunks) <= conv._MAX_CHUNKS
+    # a weight larger than the whole col matrix still leaves work for several threads
+    assert len(conv.batch_chunks(np, 64, 300_000, 9_400_000)) == conv._MIN_CHUNKS
     assert conv.batch_chunks(np, 0, 128_000, 100_000) == [(0, 0)]
 
 

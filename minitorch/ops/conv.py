@@ -110,6 +110,7 @@ def apply_batched(op, input: Tensor, *rest, **params) -> Tensor:
 # --------------------------------------------------------------------------- im2col + GEMM
 _MIN_CHUNK_BYTES = 1 << 20   # a chunk's col matrix: about this size (half a core's L2)...
 _MAX_CHUNKS = 16             # ...but at most this many chunks (each keeps a partial gW)
+_MIN_CHUNKS = 4              # ...and at least this many, batch allowing (work for 4 threads)
 
 
 def batch_chunks(xp, N: int, col_bytes_per_image: int, weight_bytes: int) -> list:
@@ -118,13 +119,15 @@ def batch_chunks(xp, N: int, col_bytes_per_image: int, weight_bytes: int) -> lis
     Small enough that the chunk's col matrix is still in cache when its GEMM reads it (and the
     whole col matrix never exists: ResNet's at batch 256 would be gigabytes), large enough that
     the GEMM is efficient (at least the weight's size) and that the partial weight gradients
-    (one per chunk, added in chunk order) stay few. The ranges depend on the shapes only, never
+    (one per chunk, added in chunk order) stay few; and at least 4 chunks when the batch has
+    4 images, so every thread has work. The ranges depend on the shapes only, never
     on the thread count, so results are the same for any number of threads. Off the CPU: one
     chunk (the GPU has its own parallelism)."""
     if xp is not np or N == 0:
         return [(0, N)]
     target = max(_MIN_CHUNK_BYTES, 4 * weight_bytes)
     per = max(-(-target // max(col_bytes_per_image, 1)), -(-N // _MAX_CHUNKS))
+    per = min(per, -(-N // _MIN_CHUNKS))  # a big weight must not leave one chunk for 2 threads
     return [(n0, min(N, n0 + per)) for n0 in range(0, N, per)]
 
 
