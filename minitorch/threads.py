@@ -45,7 +45,6 @@ _pool: concurrent.futures.ThreadPoolExecutor | None = None
 _pool_size = 0
 _lock = threading.Lock()
 _local = threading.local()          # .busy: this thread is running a chunk (no nesting)
-_blas = None                        # threadpoolctl's BLAS controllers, loaded on first use
 
 
 def _cores() -> int:
@@ -105,19 +104,16 @@ def set_num_threads(n: int) -> None:
     _set_blas_threads(1)
 
 
-def _blas_controllers():
-    global _blas
-    if _blas is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _blas = ThreadpoolController().select(user_api="blas").lib_controllers
-        except Exception:  # noqa: BLE001 - no threadpoolctl or an unknown BLAS: leave it be
-            _blas = []
-    return _blas
-
-
 def _set_blas_threads(n: int) -> None:
-    for lib in _blas_controllers():
+    """Every BLAS loaded *now* runs ``n`` threads. Looked up afresh each time (a few ms, and
+    only at set_num_threads and the pool's first use): a library imported after minitorch
+    (torch brings its own BLAS) must be found too."""
+    try:
+        from threadpoolctl import ThreadpoolController
+        libs = ThreadpoolController().select(user_api="blas").lib_controllers
+    except Exception:  # noqa: BLE001 - no threadpoolctl or an unknown BLAS: leave it be
+        return
+    for lib in libs:
         lib.set_num_threads(n)
 
 
@@ -199,3 +195,10 @@ def map_blocks(fn, out, *arrays):
 
     parallel_for(run, -(-size // _BLOCK_ELEMENTS))
     return out
+
+
+# BLAS is held at one thread from the import on, not only from the first parallel op:
+# OpenBLAS's multi-threaded sgemm does not give the bits of its single-threaded one, so a
+# product computed before the pool's first use (an MLP's first forward) made a run, and a run
+# resumed from a checkpoint, depend on when that first use came.
+_set_blas_threads(1)

@@ -1,5 +1,6 @@
 """The CPU thread setting (minitorch/threads.py): set/get, the environment variable, the
 default, the pool's contract, and results that do not depend on the number of threads."""
+import os
 import threading
 
 import numpy as np
@@ -224,3 +225,20 @@ def test_parallel_for_works_in_a_forked_child():
         threads.os._exit(code)
     _, status = threads.os.waitpid(pid, 0)
     assert threads.os.waitstatus_to_exitcode(status) == 0
+
+
+def test_blas_is_held_at_one_thread_from_the_import_on():
+    """OpenBLAS's 2-thread sgemm differs in the last bits from its 1-thread one: if BLAS ran
+    multi-threaded until the pool's first use, a run (and a run resumed from a checkpoint)
+    would depend on when that came. Checked in a fresh process with no thread variables."""
+    import subprocess
+    import sys
+    pytest.importorskip("threadpoolctl")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                        "MINITORCH_NUM_THREADS")}
+    code = ("import minitorch\nfrom threadpoolctl import threadpool_info\n"
+            "print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[1]", out

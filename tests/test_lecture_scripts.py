@@ -112,10 +112,14 @@ def run_both(name: str, compare: list[str]) -> tuple[dict | None, dict]:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(torchvision.datasets, "FakeData", SameFakeData)
             # on a GPU, PyTorch's convolutions default to TF32 (10-bit mantissas): the
-            # comparison is with float32
-            patch.setattr(torch.backends.cudnn, "allow_tf32", False)
-            patch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
-            reference = run_script(name, "torch")
+            # comparison is with float32. Set and restored by hand: cuBLASModule answers
+            # allow_tf32 through __getattr__, which some pytest releases' monkeypatch can't undo
+            tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+            torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+            try:
+                reference = run_script(name, "torch")
+            finally:
+                torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
     mine = run_script(name, "minitorch")
     if reference is not None:
         for key in compare:
