@@ -23,6 +23,7 @@ Signatures (geometry ``g``: an ops/geometry.py ``Geometry2d``; x, gy are 4-D NCH
     adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1,
               beta2, eps, weight_decay, amsgrad, maximize, decoupled)      in place, all lists
     dropout_mask(shape, p, dtype, like) -> mask of 0 and 1/(1-p), on like's device
+    special(name, a) -> erf(a) or erfc(a) (name "erf"|"erfc"), a's dtype (float16 via float32)
 
 Tests pick a table explicitly with ``use_kernels(table)`` (tests/backends.py runs every op
 case on every table); code never needs to.
@@ -53,6 +54,7 @@ class KernelTable:
     avg_pool_backward: Callable
     adam_step: Callable
     dropout_mask: Callable
+    special: Callable
     # fused algorithms (None: this backend has none; the op's generic Function runs instead)
     conv2d_forward: Optional[Callable] = None
     conv2d_weight_grad: Optional[Callable] = None

@@ -1,7 +1,8 @@
 """The CPU kernel tables: numba kernels (the default), and the plain array-code reference.
 
 Both follow the signatures listed in minitorch/kernel_table.py. Entries without a numba
-kernel (average pooling, the Adam step, dropout masks) are array code in both tables. The
+kernel (average pooling, the Adam step, dropout masks) are array code in both tables; erf and
+erfc are C's libm in both (a numba ufunc, or called element by element). The
 numba table's one fused algorithm is batch norm (its own kernels; ops/norm.py's
 BatchNormFused); the reference table runs the generic BatchNorm.
 """
@@ -16,13 +17,14 @@ from .dropout import dropout_mask_host
 from .im2col import col2im_numba, col2im_xp, im2col_numba, im2col_xp
 from .pool import (avg_pool_backward_xp, avg_pool_xp, max_pool_backward_numba,
                    max_pool_backward_xp, max_pool_numba, max_pool_xp)
+from .special import special_numba, special_reference
 
 NUMBA = KernelTable(
     name="numba",
     im2col=im2col_numba, col2im=col2im_numba,
     max_pool=max_pool_numba, max_pool_backward=max_pool_backward_numba,
     avg_pool=avg_pool_xp, avg_pool_backward=avg_pool_backward_xp,
-    adam_step=adam_step_xp, dropout_mask=dropout_mask_host,
+    adam_step=adam_step_xp, dropout_mask=dropout_mask_host, special=special_numba,
     # batch norm in numba kernels, per channel (minitorch/cpu/batchnorm.py): BatchNormFused
     batch_norm_train=batch_norm_train_numba, batch_norm_eval=batch_norm_eval_numba,
     batch_norm_backward=batch_norm_backward_numba,
@@ -33,4 +35,4 @@ REFERENCE = KernelTable(
     im2col=im2col_xp, col2im=col2im_xp,
     max_pool=max_pool_xp, max_pool_backward=max_pool_backward_xp,
     avg_pool=avg_pool_xp, avg_pool_backward=avg_pool_backward_xp,
-    adam_step=adam_step_xp, dropout_mask=dropout_mask_host)
+    adam_step=adam_step_xp, dropout_mask=dropout_mask_host, special=special_reference)

@@ -10,13 +10,14 @@ import numpy as np
 
 from ..kernel_table import KernelTable
 from . import fused, ops
+from .special import special
 
 CUDA = KernelTable(
     name="cuda",
     im2col=ops.im2col, col2im=ops.col2im,
     max_pool=ops.max_pool, max_pool_backward=ops.max_pool_backward,
     avg_pool=ops.avg_pool, avg_pool_backward=ops.avg_pool_backward,
-    adam_step=fused.adam_step, dropout_mask=fused.dropout_mask,
+    adam_step=fused.adam_step, dropout_mask=fused.dropout_mask, special=special,
     conv2d_forward=ops.conv2d_forward, conv2d_weight_grad=ops.conv2d_weight_grad,
     conv2d_input_grad=ops.conv2d_input_grad,
     softmax_cross_entropy=fused.softmax_cross_entropy,

@@ -14,13 +14,13 @@ are piecewise constant: their gradient is 0 everywhere (PyTorch's choice at the 
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
 from ..autograd import Function
-from ..backend import cupy_module, get_array_module
+from ..backend import get_array_module
+from ..kernel_table import kernels_for
 from ..tensor import Tensor
 from .elementwise import cast, float_input, require_float, require_tensor
 
@@ -50,41 +50,14 @@ def unary_function(name: str, forward, derivative):
 
 
 # --------------------------------------------------------------------------- erf, erfc
-def _erf_scalar(x):
-    return math.erf(x)
-
-
-def _erfc_scalar(x):
-    return math.erfc(x)
-
-
-@functools.lru_cache(maxsize=None)
-def _cpu_ufunc(name: str):
-    """math.erf / math.erfc as a NumPy ufunc compiled by numba (or, without numba, a
-    Python-level one): exact either way (C's libm), only slower in the fallback."""
-    fn = {"erf": _erf_scalar, "erfc": _erfc_scalar}[name]
-    try:
-        import numba
-    except ImportError:
-        return np.frompyfunc(fn, 1, 1)
-    return numba.vectorize(["float32(float32)", "float64(float64)"], cache=True)(fn)
-
-
-@functools.lru_cache(maxsize=None)
-def _cuda_ufunc(name: str):
-    """CUDA's own erf/erfc as a CuPy elementwise kernel, compiled once."""
-    return cupy_module().ElementwiseKernel("T x", "T y", f"y = {name}(x)", f"minitorch_{name}")
-
-
-def _special(name: str, xp, a):
-    compute = a.astype(np.float32) if a.dtype == np.float16 else a  # no half-precision erf
-    out = _cuda_ufunc(name)(compute) if xp is not np else np.asarray(_cpu_ufunc(name)(compute))
-    return out.astype(a.dtype, copy=False)
-
-
 def erf_array(xp, a):
-    """erf on an xp array (also used by gelu)."""
-    return _special("erf", xp, a)
+    """erf on an xp array (also used by gelu): the kernel table's ``special`` entry (C's libm
+    on the CPU, CUDA's erf on the GPU; NumPy has none)."""
+    return kernels_for(a).special("erf", a)
+
+
+def _erfc_array(xp, a):
+    return kernels_for(a).special("erfc", a)
 
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -104,7 +77,7 @@ Acosh = unary_function("Acosh", lambda xp, a: xp.arccosh(a), lambda xp, a, y: 1 
 Atanh = unary_function("Atanh", lambda xp, a: xp.arctanh(a), lambda xp, a, y: 1 / (1 - a * a))
 Erf = unary_function("Erf", erf_array,
                      lambda xp, a, y: _TWO_OVER_SQRT_PI * xp.exp(-a * a))
-Erfc = unary_function("Erfc", lambda xp, a: _special("erfc", xp, a),
+Erfc = unary_function("Erfc", _erfc_array,
                       lambda xp, a, y: -_TWO_OVER_SQRT_PI * xp.exp(-a * a))
 Log2 = unary_function("Log2", lambda xp, a: xp.log2(a), lambda xp, a, y: 1 / (a * math.log(2)))
 Log10 = unary_function("Log10", lambda xp, a: xp.log10(a), lambda xp, a, y: 1 / (a * math.log(10)))
