@@ -27,7 +27,7 @@ from ..backend import get_array_module
 from ..kernel_table import kernels_for
 from ..tensor import Tensor
 from .conv import apply_batched
-from .geometry import Geometry2d, pair
+from .geometry import Geometry2d, adaptive_output_size, pair
 
 
 # --------------------------------------------------------------------------- geometry
@@ -195,17 +195,5 @@ class AdaptiveAvgPool2d(Function):
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Average-pool input (N, C, H, W) or (C, H, W) to output_size (int or pair; None keeps
     that input size). Cell o covers input [floor(o*H/OH), ceil((o+1)*H/OH)), as PyTorch."""
-    if input.ndim not in (3, 4):
-        raise ValueError(f"adaptive_avg_pool2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) "
-                         f"input, got shape {input.shape}")
-    H, W = input.shape[-2:]
-    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
-        size = (H if output_size[0] is None else output_size[0],
-                W if output_size[1] is None else output_size[1])
-    else:
-        size = output_size
-    OH, OW = pair(size, "output_size", "adaptive_avg_pool2d")
-    if min(OH, OW) < 1 or min(H, W) < 1:
-        raise ValueError(f"adaptive_avg_pool2d: output_size {(OH, OW)} and input size "
-                         f"{(H, W)} must be >= 1")
+    OH, OW = adaptive_output_size("adaptive_avg_pool2d", input, output_size)
     return AdaptiveAvgPool2d.apply(input, output_size=(OH, OW))
