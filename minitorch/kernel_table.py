@@ -23,7 +23,7 @@ Signatures (geometry ``g``: an ops/geometry.py ``Geometry2d``; x, gy are 4-D NCH
     adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1,
               beta2, eps, weight_decay, amsgrad, maximize, decoupled)      in place, all lists
     dropout_mask(shape, p, dtype, like) -> mask of 0 and 1/(1-p), on like's device
-    special(name, a) -> erf(a) or erfc(a) (name "erf"|"erfc"), a's dtype (float16 via float32)
+    special(name, a) -> erf(a) or erfc(a) (name "erf"|"erfc"), a float32/float64 array
 
 Tests pick a table explicitly with ``use_kernels(table)`` (tests/backends.py runs every op
 case on every table); code never needs to.

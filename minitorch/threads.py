@@ -90,7 +90,6 @@ def default_num_threads() -> int:
 
 def get_num_threads() -> int:
     """The number of threads minitorch's CPU ops use (see the module docstring)."""
-    global _num_threads
     if _num_threads is None:
         set_num_threads(default_num_threads())
     return _num_threads

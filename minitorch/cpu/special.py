@@ -39,16 +39,10 @@ def _numba_ufunc(name: str):
     return numba.vectorize(["float32(float32)", "float64(float64)"], cache=True)(fn)
 
 
-def _in_float(a):
-    return a.astype(np.float32) if a.dtype == np.float16 else a  # libm has no half erf
-
-
 def special_numba(name: str, a):
-    return np.asarray(_numba_ufunc(name)(_in_float(a))).astype(a.dtype, copy=False)
+    return np.asarray(_numba_ufunc(name)(a))
 
 
 def special_reference(name: str, a):
     fn = _check(name)
-    b = _in_float(a)
-    out = np.frompyfunc(fn, 1, 1)(b).astype(b.dtype) if b.size else np.empty_like(b)
-    return np.asarray(out).astype(a.dtype, copy=False)
+    return np.asarray(np.frompyfunc(fn, 1, 1)(a).astype(a.dtype) if a.size else np.empty_like(a))

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
-
 from ..backend import cupy_module
 
 
@@ -19,5 +17,4 @@ def _kernel(name: str):
 
 
 def special(name: str, a):
-    compute = a.astype(np.float32) if a.dtype == np.float16 else a  # CUDA has no half erf here
-    return _kernel(name)(compute).astype(a.dtype, copy=False)
+    return _kernel(name)(a)

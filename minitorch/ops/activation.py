@@ -17,19 +17,12 @@ from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
 from ..threads import map_blocks
-from .elementwise import float_input, require_tensor, unbroadcast
+from .elementwise import float_input, require_float, require_tensor, unbroadcast
 from .unary import erf_array
 from .shape import normalize_dim
 
 
 # --------------------------------------------------------------------------- helpers
-def _require_float(op: str, x: Tensor) -> None:
-    require_tensor(op, x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating-point tensor, got dtype {x.dtype} "
-                        f"(shape {x.shape}); convert with .float()")
-
-
 def _stable_sigmoid(xp, z):
     """1 / (1 + exp(-z)) without overflow: with e = exp(-|z|) <= 1,
     z >= 0: 1 / (1 + e);  z < 0: e / (1 + e)  (no cancellation for very negative z).
@@ -182,17 +175,17 @@ def relu(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
-    _require_float("leaky_relu", input)
+    require_float("leaky_relu", input, complex_ok=False)
     return LeakyReLU.apply(input, slope=float(negative_slope))
 
 
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
-    _require_float("elu", input)
+    require_float("elu", input, complex_ok=False)
     return ELU.apply(input, alpha=float(alpha))
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
-    _require_float("softplus", input)
+    require_float("softplus", input, complex_ok=False)
     if beta == 0:
         raise ValueError("softplus: beta must be nonzero (the result is divided by beta)")
     return Softplus.apply(input, beta=float(beta), threshold=float(threshold))
@@ -244,13 +237,13 @@ class LogSoftmax(Function):
 
 def softmax(input: Tensor, dim: int) -> Tensor:  # noqa: A002
     """Softmax along ``dim`` (required; negative dims count from the end)."""
-    _require_float("softmax", input)
+    require_float("softmax", input, complex_ok=False)
     return Softmax.apply(input, dim=_softmax_dim("softmax", dim, input))
 
 
 def log_softmax(input: Tensor, dim: int) -> Tensor:  # noqa: A002
     """log(softmax(input, dim)) computed stably (never as the log of a softmax)."""
-    _require_float("log_softmax", input)
+    require_float("log_softmax", input, complex_ok=False)
     return LogSoftmax.apply(input, dim=_softmax_dim("log_softmax", dim, input))
 
 
@@ -267,7 +260,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """scale * elu(x, alpha) with the self-normalizing constants of Klambauer et al. (2017)."""
-    _require_float("selu", input)
+    require_float("selu", input, complex_ok=False)
     if inplace:
         return _in_place(selu, input)
     return ELU.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
@@ -275,7 +268,7 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
     """max(0, x) + min(0, alpha (exp(x / alpha) - 1)): an elu differentiable at 0 for any alpha."""
-    _require_float("celu", input)
+    require_float("celu", input, complex_ok=False)
     if alpha == 0:
         raise ValueError("celu: alpha must be nonzero (the input is divided by it)")
     if inplace:
@@ -315,7 +308,7 @@ class GELU(Function):
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
-    _require_float("gelu", input)
+    require_float("gelu", input, complex_ok=False)
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return GELU.apply(input, approximate=approximate)
@@ -337,7 +330,7 @@ class SiLU(Function):
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    _require_float("silu", input)
+    require_float("silu", input, complex_ok=False)
     return _in_place(silu, input) if inplace else SiLU.apply(input)
 
 
@@ -364,7 +357,7 @@ class Mish(Function):
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    _require_float("mish", input)
+    require_float("mish", input, complex_ok=False)
     return _in_place(mish, input) if inplace else Mish.apply(input)
 
 
@@ -384,7 +377,7 @@ class Hardtanh(Function):
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa: A002
              inplace: bool = False) -> Tensor:
-    _require_float("hardtanh", input)
+    require_float("hardtanh", input, complex_ok=False)
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must be <= max_val ({max_val})")
     if inplace:
@@ -394,7 +387,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """min(max(x, 0), 6) = hardtanh(x, 0, 6) (gradient 0 at 0 and 6)."""
-    _require_float("relu6", input)
+    require_float("relu6", input, complex_ok=False)
     return _in_place(relu6, input) if inplace else Hardtanh.apply(input, lo=0.0, hi=6.0)
 
 
@@ -412,7 +405,7 @@ class Hardsigmoid(Function):
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    _require_float("hardsigmoid", input)
+    require_float("hardsigmoid", input, complex_ok=False)
     return _in_place(hardsigmoid, input) if inplace else Hardsigmoid.apply(input)
 
 
@@ -434,7 +427,7 @@ class Hardswish(Function):
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    _require_float("hardswish", input)
+    require_float("hardswish", input, complex_ok=False)
     return _in_place(hardswish, input) if inplace else Hardswish.apply(input)
 
 
@@ -454,7 +447,7 @@ class Softsign(Function):
 
 
 def softsign(input: Tensor) -> Tensor:  # noqa: A002
-    _require_float("softsign", input)
+    require_float("softsign", input, complex_ok=False)
     return Softsign.apply(input)
 
 
@@ -475,7 +468,7 @@ class LogSigmoid(Function):
 
 
 def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
-    _require_float("logsigmoid", input)
+    require_float("logsigmoid", input, complex_ok=False)
     return LogSigmoid.apply(input)
 
 
@@ -501,7 +494,7 @@ class PReLU(Function):
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
-    _require_float("prelu", input)
+    require_float("prelu", input, complex_ok=False)
     require_tensor("prelu", weight)
     n = weight.numel()
     channels = input.shape[1] if input.ndim >= 2 else 1  # PyTorch: 1 channel below 2-d
@@ -516,7 +509,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
 def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002
     """a * sigmoid(b), with a, b the two halves of input along dim (its size must be even)."""
     from .shape import chunk
-    _require_float("glu", input)
+    require_float("glu", input, complex_ok=False)
     if input.ndim == 0:
         raise ValueError("glu: does not support 0-d (scalar) tensors")
     d = normalize_dim("glu", dim, input.ndim, input.shape)
@@ -543,7 +536,7 @@ class Threshold(Function):
 
 def threshold(input: Tensor, threshold: float, value: float,  # noqa: A002
               inplace: bool = False) -> Tensor:
-    _require_float("threshold", input)
+    require_float("threshold", input, complex_ok=False)
     if inplace:
         return _in_place(globals()["threshold"], input, threshold, value)  # the arg shadows it
     return Threshold.apply(input, threshold=float(threshold), value=float(value))
@@ -567,12 +560,12 @@ class Shrink(Function):
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
-    _require_float("hardshrink", input)
+    require_float("hardshrink", input, complex_ok=False)
     return Shrink.apply(input, lambd=float(lambd), soft=False)
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
-    _require_float("softshrink", input)
+    require_float("softshrink", input, complex_ok=False)
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must be >= 0, got {lambd}")
     return Shrink.apply(input, lambd=float(lambd), soft=True)
@@ -580,5 +573,5 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
 
 def tanhshrink(input: Tensor) -> Tensor:  # noqa: A002
     """x - tanh(x)."""
-    _require_float("tanhshrink", input)
+    require_float("tanhshrink", input, complex_ok=False)
     return input - tanh(input)

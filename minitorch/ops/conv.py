@@ -313,7 +313,7 @@ class Conv2dReference(Function):
         xp = get_array_module(gy)
         xpad, weight = ctx.saved
         KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = ctx.geom
-        G, (N, C, H, W) = ctx.groups, ctx.x_shape
+        G, (H, W) = ctx.groups, ctx.x_shape[2:]
         OC, Cg = weight.shape[:2]
         OCg = OC // G
         gxpad, gw = xp.zeros_like(xpad), xp.zeros_like(weight)

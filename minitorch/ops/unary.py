@@ -50,14 +50,20 @@ def unary_function(name: str, forward, derivative):
 
 
 # --------------------------------------------------------------------------- erf, erfc
+def _special(name: str, a):
+    """The kernel table's ``special`` entry (C's libm on the CPU, CUDA's erf on the GPU; NumPy
+    has none). float16 is computed in float32 and rounded once: neither has a half erf."""
+    compute = a.astype(np.float32) if a.dtype == np.float16 else a
+    return kernels_for(a).special(name, compute).astype(a.dtype, copy=False)
+
+
 def erf_array(xp, a):
-    """erf on an xp array (also used by gelu): the kernel table's ``special`` entry (C's libm
-    on the CPU, CUDA's erf on the GPU; NumPy has none)."""
-    return kernels_for(a).special("erf", a)
+    """erf on an xp array (also used by gelu)."""
+    return _special("erf", a)
 
 
 def _erfc_array(xp, a):
-    return kernels_for(a).special("erfc", a)
+    return _special("erfc", a)
 
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)

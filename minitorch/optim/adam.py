@@ -11,6 +11,7 @@ so the decay is not rescaled by 1/sqrt(v) (Loshchilov & Hutter).
 from __future__ import annotations
 
 from ..kernel_table import kernels_for
+from .common import count_step
 from .optimizer import Optimizer, check_betas, check_nonneg
 
 
@@ -37,7 +38,7 @@ class Adam(Optimizer):
             batches: dict[int, tuple] = {}      # id(kernel table) -> (table, argument lists)
             for p, data, grad in self._params_with_grad(group):
                 state = self.state[p]
-                state["step"] = state.get("step", 0) + 1
+                count_step(state)
                 K = kernels_for(data)
                 _, lists = batches.setdefault(id(K), (K, ([], [], [], [], [], [])))
                 for lst, value in zip(lists, (
