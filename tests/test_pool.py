@@ -88,6 +88,22 @@ def test_max_pool2d_2x2_fast_path_matches_general_kernel():
     np.testing.assert_array_equal(idx.numpy(), ref_idx)
 
 
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not importable")
+def test_max_pool_2x2_kernel_matches_general_kernel_on_nan_inf_and_ties():
+    """The branch-free 2x2 kernel keeps the general kernel's rule on every kind of value:
+    first max wins, the last NaN in a window wins, -inf windows pick their first element."""
+    from minitorch.cpu.pool import _max_pool_2x2_kernel, _max_pool_kernel
+    values = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, 1.0, -2.5])
+    x = np.random.default_rng(5).choice(values, size=(4, 3, 8, 10)).astype(np.float32)
+    out, idx = np.empty((4, 3, 4, 5), np.float32), np.empty((4, 3, 4, 5), np.int64)
+    ref, ref_idx = np.empty_like(out), np.empty_like(idx)
+    _max_pool_2x2_kernel(x, out, idx)
+    _max_pool_kernel(x, ref, ref_idx, 2, 2, 2, 2, 0, 0, 1, 1)
+    np.testing.assert_array_equal(out, ref)   # NaN == NaN here
+    np.testing.assert_array_equal(idx, ref_idx)
+    assert np.isnan(out).any() and np.isinf(out).any()   # the cases did occur
+
+
 @pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
                                 dict(kernel_size=2, stride=1, dilation=2)])
 def test_max_pool2d_ties_send_the_gradient_to_the_first_max(backend, kw):
