@@ -242,3 +242,24 @@ def test_blas_is_held_at_one_thread_from_the_import_on():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[1]", out
+
+
+@pytest.mark.parametrize("shape", [(256, 800, 256), (100, 64, 40), (70, 3000, 10)])
+def test_linear_gemms_in_row_blocks_match_numpy_for_any_thread_count(shape):
+    """Linear's three products split into row blocks (minitorch.ops.linalg): each equals the
+    plain product, and the bits are the same for 1, 2 and 3 threads."""
+    n, k, m = shape
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((n, k), dtype=np.float32), rng.standard_normal((m, k), dtype=np.float32)
+    g = rng.standard_normal((n, m), dtype=np.float32)
+    results = []
+    for threads_ in (1, 2, 3):
+        mt.set_num_threads(threads_)
+        t, W = mt.tensor(x, requires_grad=True), mt.tensor(w, requires_grad=True)
+        y = F.linear(t, W)
+        y.backward(mt.tensor(g))
+        results.append([y.detach().numpy(), t.grad.numpy(), W.grad.numpy()])
+    for got, want in zip(results[0], [x @ w.T, g @ w, g.T @ x]):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    for other in results[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(results[0], other))

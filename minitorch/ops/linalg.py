@@ -18,6 +18,7 @@ import numpy as np
 from ..autograd import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
+from ..threads import parallel_for
 from .elementwise import as_tensor, unbroadcast
 
 
@@ -121,6 +122,31 @@ def matmul(input, other) -> Tensor:  # noqa: A002  (PyTorch's argument names)
 
 
 # --------------------------------------------------------------------------- linear
+_SPLIT_MACS = 1 << 21   # a product smaller than this is one GEMM (splitting costs more)
+_BLOCKS = 4             # otherwise at most this many row blocks, of at least _MIN_ROWS rows
+_MIN_ROWS = 32
+
+
+def gemm_in_row_blocks(a, b):
+    """a @ b for 2-D NumPy arrays, as GEMMs on blocks of a's rows spread over minitorch's
+    threads (minitorch/threads.py): BLAS is held at one thread, so a lone large product would
+    use one core. The blocks depend on the shapes only, so results do not depend on the thread
+    count. Other arrays (CuPy) and small products: one plain product."""
+    n, k = a.shape
+    m = b.shape[1]
+    if type(a) is not np.ndarray or n * k * m < _SPLIT_MACS or n < 2 * _MIN_ROWS:
+        return a @ b
+    per = max(_MIN_ROWS, -(-n // _BLOCKS))
+    out = np.empty((n, m), dtype=np.result_type(a, b))
+
+    def run(i):
+        r0, r1 = i * per, min(n, (i + 1) * per)
+        np.matmul(a[r0:r1], b, out=out[r0:r1])
+
+    parallel_for(run, -(-n // per))
+    return out
+
+
 class Linear(Function):
     """y = x @ W^T + b for x (*, in), W (out, in), b (out,): nn.Linear's hot path as one op.
 
@@ -135,7 +161,7 @@ class Linear(Function):
         ctx.save_for_backward(x2 if ctx.needs_input_grad[1] else None,
                               weight if ctx.needs_input_grad[0] else None)
         ctx.x_shape = x.shape
-        out = x2 @ weight.T  # BLAS reads the transposed view in place: no copy of W
+        out = gemm_in_row_blocks(x2, weight.T)  # BLAS reads W.T in place: no copy of W
         if bias is not None:
             out += bias      # out is fresh: adding in place saves a temporary
         return out.reshape(x.shape[:-1] + (weight.shape[0],))
@@ -145,8 +171,8 @@ class Linear(Function):
         x2, weight = ctx.saved
         g2 = _rows(g)
         needs = ctx.needs_input_grad
-        gx = (g2 @ weight).reshape(ctx.x_shape) if needs[0] else None
-        gw = g2.T @ x2 if needs[1] else None
+        gx = gemm_in_row_blocks(g2, weight).reshape(ctx.x_shape) if needs[0] else None
+        gw = gemm_in_row_blocks(g2.T, x2) if needs[1] else None
         if len(needs) == 2:
             return gx, gw
         return gx, gw, (g2.sum(axis=0) if needs[2] else None)
