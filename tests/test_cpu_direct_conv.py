@@ -26,6 +26,7 @@ CASES = [
     ((5, 3, 9, 8), (4, 3, 3, 3), 1, 0, 1, 1),
     ((1, 2, 7, 7), (3, 2, 1, 1), 1, 0, 1, 1),
     ((1, 2, 7, 7), (3, 2, 1, 1), 2, 1, 1, 1),        # 1x1 kernel with padding: rows of zeros
+    ((1, 2, 7, 6), (3, 2, 1, 1), 1, (1, 2), 1, 1),   # input grad: gather with negative padding
     ((5, 1, 12, 11), (6, 1, 5, 5), 1, 2, 1, 1),      # LeNet conv1-like
     ((5, 6, 10, 10), (16, 6, 5, 5), 1, 0, 1, 1),     # LeNet conv2-like (T = 150, odd OC/4)
     ((5, 2, 9, 10), (5, 2, 3, 5), 1, "same", 1, 1),  # odd channel count, 3x5
@@ -42,6 +43,11 @@ CASES = [
     ((5, 6, 8, 7), (3, 2, 3, 5), (1, 2), 1, 1, 3),
     ((5, 4, 8, 8), (4, 1, 3, 3), 2, 1, 1, 4),        # depthwise
     ((0, 3, 9, 8), (4, 3, 3, 3), 1, 1, 1, 1),        # empty batch
+    # Images interleaved in groups of NB (direct_conv._interleaved): NB = 1 for a large
+    # output (written in place), NB = 2 with a last group of one image, NB = 16 (SH = 2).
+    ((2, 1, 28, 28), (5, 1, 5, 5), 1, 2, 1, 1),
+    ((5, 2, 16, 16), (3, 2, 3, 3), 1, 1, 1, 1),
+    ((5, 2, 16, 16), (3, 2, 3, 3), (2, 1), 1, 1, 1),
 ]
 
 
@@ -97,7 +103,7 @@ def test_matches_im2col_gemm(case, with_bias, dtype):
     _close(conv2d_input_grad_direct(gy, w, x.shape, g, groups), gx_ref, dtype)
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[6], CASES[12], CASES[17]], ids=str)
+@pytest.mark.parametrize("case", [CASES[0], CASES[7], CASES[13], CASES[18]], ids=str)
 def test_matches_the_direct_loop_definition(case):
     """Against conv2d_reference's forward and autograd backward (an independent path)."""
     x_shape, w_shape, stride, padding, dilation, groups = case
@@ -114,7 +120,7 @@ def test_matches_the_direct_loop_definition(case):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_non_contiguous_inputs(dtype):
     """Transposed and sliced views give the results of their contiguous copies."""
-    x_shape, w_shape, stride, padding, dilation, groups = CASES[12]
+    x_shape, w_shape, stride, padding, dilation, groups = CASES[13]
     g = _geom(np.zeros(x_shape), np.zeros(w_shape), stride, padding, dilation, groups)
     x, w, b, gy = _data(x_shape, w_shape, dtype, g, seed=2)
     xv = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)  # same values
@@ -131,7 +137,8 @@ def test_non_contiguous_inputs(dtype):
                                   conv2d_input_grad_direct(gy, w, x.shape, g, groups))
 
 
-@pytest.mark.parametrize("case", [CASES[4], CASES[10], CASES[16]], ids=str)
+@pytest.mark.parametrize("case", [CASES[5], CASES[11], CASES[17], CASES[0], CASES[22]],
+                         ids=str)
 def test_bit_identical_for_any_thread_count(case):
     """Blocks of images depend on the shapes only and the partial weight gradients are added
     in block order, so 1, 2 and 3 threads give the same bits (40 images: several blocks)."""
