@@ -10,9 +10,10 @@ it never asks which device it is on. The tables:
 
 Every table has every *core* entry. The *fused* entries exist only where a backend runs a
 different algorithm (the CUDA table: implicit-GEMM convolution, fused cross-entropy and batch
-norm; the numba table: batch norm); they are None elsewhere. A public wrapper asks ``K.fused("name", *arrays)`` and, when
+norm; the numba table: direct convolution for small layers, batch norm); they are None
+elsewhere. A public wrapper asks ``K.fused("name", *arrays)`` and, when
 it gets a kernel, applies that algorithm's own Function class (``Conv2dImplicitGemm``,
-``CrossEntropyFused``, ``BatchNormFused``), so a graph and an anomaly message name what ran.
+``Conv2dDirect``, ``CrossEntropyFused``, ``BatchNormFused``), so a graph and an anomaly message name what ran.
 
 Signatures (geometry ``g``: an ops/geometry.py ``Geometry2d``; x, gy are 4-D NCHW arrays):
 
@@ -24,6 +25,15 @@ Signatures (geometry ``g``: an ops/geometry.py ``Geometry2d``; x, gy are 4-D NCH
               beta2, eps, weight_decay, amsgrad, maximize, decoupled)      in place, all lists
     dropout_mask(shape, p, dtype, like) -> mask of 0 and 1/(1-p), on like's device
     special(name, a) -> erf(a) or erfc(a) (name "erf"|"erfc"), a float32/float64 array
+
+Fused entries (x, weight, gy 4-D; groups an int):
+
+    conv2d_forward(x, weight, bias, g, groups) -> y
+    conv2d_weight_grad(x, gy, w_shape, g, groups) -> gw
+    conv2d_input_grad(gy, weight, x_shape, g, groups) -> gx
+    conv2d_direct_forward, _weight_grad, _input_grad: the same signatures, by direct loops
+    conv2d_direct_pays(x_shape, w_shape, g, groups) -> bool: whether those beat im2col + GEMM
+        for this layer (the backend's measured rule, not a kernel)
 
 Tests pick a table explicitly with ``use_kernels(table)`` (tests/backends.py runs every op
 case on every table); code never needs to.
@@ -40,7 +50,8 @@ import numpy as np
 from .backend import get_array_module
 
 _FUSED = ("conv2d_forward", "conv2d_weight_grad", "conv2d_input_grad", "softmax_cross_entropy",
-          "batch_norm_train", "batch_norm_eval", "batch_norm_backward")
+          "batch_norm_train", "batch_norm_eval", "batch_norm_backward", "conv2d_direct_forward",
+          "conv2d_direct_weight_grad", "conv2d_direct_input_grad")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +74,10 @@ class KernelTable:
     batch_norm_train: Optional[Callable] = None
     batch_norm_eval: Optional[Callable] = None
     batch_norm_backward: Optional[Callable] = None
+    conv2d_direct_forward: Optional[Callable] = None       # same signatures as conv2d_*
+    conv2d_direct_weight_grad: Optional[Callable] = None
+    conv2d_direct_input_grad: Optional[Callable] = None
+    conv2d_direct_pays: Optional[Callable] = None  # (x_shape, w_shape, g, groups) -> bool
     fused_dtypes: tuple = ()   # dtypes the fused kernels take (others use the generic path)
 
     def fused(self, name: str, *arrays) -> Optional[Callable]:

@@ -82,6 +82,9 @@ class Backend:
 
 BACKENDS = {
     "numba": Backend("numba", "cpu", NUMBA),
+    # the numba table with its direct convolution switched off: im2col + GEMM on every layer
+    "numba-im2col": Backend("numba-im2col", "cpu", dataclasses.replace(
+        NUMBA, name="numba-im2col", conv2d_direct_pays=lambda *args: False)),
     "reference": Backend("reference", "cpu", REFERENCE),
     "emulated": Backend("emulated", "cpu", CUDA),
     "cuda": Backend("cuda", "cuda", CUDA),
@@ -93,10 +96,20 @@ CPU_TABLES = ["numba", "reference"]   # for cases only the CPU tables share (see
 given_settings = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+# Convolution tests also run the numba table without its direct kernels, so that both of its
+# conv algorithms (Conv2dDirect for few-channel layers, Conv2d's im2col + GEMM) see every case.
+CONV_PARAMS = ["numba", "numba-im2col"] + PARAMS[1:]
+
+
 @pytest.fixture(params=PARAMS)
 def backend(request):
-    b = BACKENDS[request.param]
-    if b.name == "numba" and not HAVE_NUMBA:
+    yield from active_backend(request.param)
+
+
+def active_backend(name: str):
+    """The body of the ``backend`` fixture (and of a test module's own variant of it)."""
+    b = BACKENDS[name]
+    if b.name.startswith("numba") and not HAVE_NUMBA:
         pytest.skip("numba not importable: the numba table is the plain-Python stand-in")
     if b.name == "emulated" and GXX is None:
         pytest.skip("g++ not found: kernel emulation skipped")

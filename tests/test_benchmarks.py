@@ -61,7 +61,8 @@ def test_one_command_writes_json_markdown_and_chart(tmp_path):
     cmd = [sys.executable, str(BENCH / "compare_engines.py"), "--engines", "minitorch", "torch",
            "--models", "lenet5", "--batch-sizes", "8", "--optims", "sgd", "--threads", "1",
            "--window-images", "8", "--min-steps", "1", "--warmup", "1", "--repeats", "1",
-           "--sgemm-n", "128", "--profile", "lenet5:8:sgd", "--profile-steps", "1",
+           "--sgemm-n", "128", "--profile", "lenet5:8:sgd", "resnet18:2:sgd",
+           "--profile-steps", "1",
            "--out", str(prefix)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -73,12 +74,16 @@ def test_one_command_writes_json_markdown_and_chart(tmp_path):
         assert r["images_per_s"] > 0 and r["params"] == 61706 and r["threads"] == 1
     assert result["sgemm"]["1"]["gflops"] > 0
     assert result["flops_per_image"]["lenet5"] > 0
-    profile_ops = {row["op"] for row in result["profiles"][0]["rows"]}
-    assert {"Conv2d", "optimizer.step", "other (python, graph)"} <= profile_ops
-    summary = result["profiles"][0]["summary"]
-    assert {"im2col", "conv forward: GEMMs, copies", "pooling", "loss", "optimizer.step",
-            "python, graph"} <= set(summary)
-    assert sum(summary.values()) == pytest.approx(result["profiles"][0]["ms_per_step"])
+    lenet, resnet = result["profiles"]       # direct conv (LeNet), im2col + GEMM (ResNet)
+    assert {"Conv2dDirect", "optimizer.step", "other (python, graph)"} <= {
+        row["op"] for row in lenet["rows"]}
+    assert {"direct conv forward", "direct conv backward", "pooling", "loss", "optimizer.step",
+            "python, graph"} <= set(lenet["summary"])
+    assert "Conv2d" in {row["op"] for row in resnet["rows"]}
+    assert {"im2col", "col2im", "conv forward: GEMMs, copies", "batch norm"} <= set(
+        resnet["summary"])
+    for p in (lenet, resnet):
+        assert sum(p["summary"].values()) == pytest.approx(p["ms_per_step"])
     markdown = prefix.with_suffix(".md").read_text()
     ratio = rows["minitorch"]["images_per_s"] / rows["torch"]["images_per_s"]
     assert f"| LeNet-5 | 8 | sgd | 1 | {rows['minitorch']['images_per_s']:,.0f}" in markdown

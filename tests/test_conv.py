@@ -1,7 +1,8 @@
 """conv2d: numba im2col/col2im vs the array-code reference vs the direct-loop definition vs
 PyTorch (forward and every grad), finite differences, edge cases, and the error messages.
-Every F.conv2d case runs on every backend (tests/backends.py): numba, the NumPy reference, the
-CUDA kernels on the CPU emulator (implicit GEMM) and a real GPU."""
+Every F.conv2d case runs on every backend (tests/backends.py): numba (direct kernels where
+they pay), numba with im2col + GEMM only, the NumPy reference, the CUDA kernels on the CPU
+emulator (implicit GEMM) and a real GPU."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -9,11 +10,18 @@ from hypothesis import strategies as st
 
 import minitorch as mt
 import minitorch.nn.functional as F
-from backends import backend, given_settings  # noqa: F401  (backend: the fixture)
+from backends import CONV_PARAMS, active_backend, given_settings
 from minitorch.cpu import HAVE_NUMBA
 from minitorch.cpu.im2col import col2im_numba, col2im_xp, im2col_numba, im2col_xp
 from minitorch.ops.geometry import Geometry2d, out_size
 from opcheck import check_op, gradcheck_op, torch
+
+
+@pytest.fixture(params=CONV_PARAMS)
+def backend(request):
+    """Every backend, and the numba table with and without its direct convolution."""
+    yield from active_backend(request.param)
+
 
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba not importable")
 
@@ -223,7 +231,9 @@ def test_first_layer_computes_no_input_grad_and_saves_no_weight(backend):
     w = backend.tensor(np.random.default_rng(10).standard_normal((3, 1, 3, 3)),
                        requires_grad=True)
     y = F.conv2d(x, w)
-    assert y.grad_fn.name() == ("Conv2dImplicitGemm" if backend.is_cuda_path else "Conv2d")
+    expected = {"numba": "Conv2dDirect", "emulated": "Conv2dImplicitGemm",
+                "cuda": "Conv2dImplicitGemm"}.get(backend.name, "Conv2d")
+    assert y.grad_fn.name() == expected
     col_or_x, weight = y.grad_fn.ctx.saved      # col (im2col) or x (implicit GEMM), for gW
     assert col_or_x is not None and weight is None   # W is only needed for gx
     y.sum().backward()

@@ -185,3 +185,27 @@ def test_groups_must_divide_the_channels():
     g = _geom(np.zeros((1, 4, 5, 5)), np.zeros((2, 4, 3, 3)), 1, 0, 1, 1)
     with pytest.raises(ValueError, match="groups"):
         conv2d_forward_direct(np.zeros((1, 4, 5, 5)), np.zeros((2, 4, 3, 3)), None, g, 3)
+
+
+@pytest.mark.parametrize("name, layer, direct", [
+    ("lenet5", 0, True), ("lenet5", 3, True), ("simplenet", 0, True), ("simplenet", 3, True),
+    ("resnet18-cifar", None, False),
+])
+def test_the_numba_table_runs_direct_conv_on_few_channel_layers_only(name, layer, direct):
+    """The dispatch (ops/conv.py with direct_conv_pays): LeNet's and SimpLeNet's convolutions
+    run Conv2dDirect; a 64->64 3x3 layer and strided ones run im2col + GEMM (Conv2d)."""
+    import minitorch as mt
+    from minitorch.models import get_model
+    if layer is None:   # a ResNet block's 64->64 3x3 conv, and a strided 3x3
+        convs = [(mt.nn.Conv2d(64, 64, 3, padding=1), (2, 64, 8, 8)),
+                 (mt.nn.Conv2d(16, 16, 3, stride=2, padding=1), (2, 16, 8, 8))]
+    else:
+        net = get_model(name)
+        shape = {0: (2, 1, 28, 28), 3: None}[layer]
+        x = mt.zeros((2, 1, 28, 28))
+        for module in list(net)[:layer]:
+            x = module(x)
+        convs = [(net[layer], x.shape if shape is None else shape)]
+    for conv, shape in convs:
+        y = conv(mt.zeros(shape, requires_grad=True))
+        assert y.grad_fn.name() == ("Conv2dDirect" if direct else "Conv2d")

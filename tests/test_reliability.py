@@ -216,7 +216,9 @@ def test_anomaly_in_conv_forward_names_op_shapes_and_line():
         with pytest.raises(AnomalyError) as err:
             F.conv2d(x, w)  # the user's conv line
     msg = str(err.value)
-    assert msg.startswith("Conv2d: forward (inputs [(1, 1, 6, 6), (2, 1, 3, 3)]")
+    # Conv2dDirect on the numba table (a few-channel layer), Conv2d without numba
+    assert re.match(r"Conv2d(Direct)?: forward \(inputs \[\(1, 1, 6, 6\), \(2, 1, 3, 3\)\]",
+                    msg), msg
     assert "test_reliability.py" in msg and "F.conv2d(x, w)  # the user's conv line" in msg
 
 
@@ -230,7 +232,7 @@ def test_anomaly_in_conv_backward_names_op_shapes_and_line():
         with pytest.raises(AnomalyError) as err:
             loss.backward()
     msg = str(err.value)
-    assert msg.startswith("Conv2d: backward (grad_out shape (1, 1, 3, 3))"), msg
+    assert re.match(r"Conv2d(Direct)?: backward \(grad_out shape \(1, 1, 3, 3\)\)", msg), msg
     assert "y = F.conv2d(x, w)  # conv whose backward overflows" in msg
 
 

@@ -184,9 +184,10 @@ def test_graph_dot_walks_named_parameters_and_shared_leaves():
     model = tiny_cnn()
     out = model(mt.tensor(image()[None]))
     dot = viz.graph_dot(out, model.named_parameters())
-    for name in ("0.weight", "0.bias", "4.weight", "4.bias", "Conv2dBackward",
-                 "MaxPool2dBackward", "ReLUBackward"):
+    for name in ("0.weight", "0.bias", "4.weight", "4.bias", "MaxPool2dBackward",
+                 "ReLUBackward"):
         assert name in dot
+    assert out.grad_fn is not None and "Conv2d" in dot  # Conv2dDirectBackward on numba
     a = mt.randn(2, requires_grad=True)
     twice = viz.graph_dot(a * a, {"a": a})
     assert twice.count('"a\\n') == 1 and twice.count("-> n0") == 2  # one leaf, two edges

@@ -63,7 +63,8 @@ from ..ops.geometry import Geometry2d
 from ..threads import parallel_for
 from .im2col import _valid_range, njit, uint64  # numba's, or plain stand-ins without numba
 
-__all__ = ["conv2d_forward_direct", "conv2d_weight_grad_direct", "conv2d_input_grad_direct"]
+__all__ = ["conv2d_forward_direct", "conv2d_weight_grad_direct", "conv2d_input_grad_direct",
+           "direct_conv_pays"]
 
 # Floating-point flags. "contract" lets LLVM fuse a*b + c into one FMA (one rounding instead of
 # two: results differ from im2col + GEMM in the last bits, as BLAS's own kernels do). The weight
@@ -442,6 +443,20 @@ def _input_grad_kernel(gy, w, gx, G, NB, KH, KW, SH, SW, PH, PW, DH, DW):
 
 
 # --------------------------------------------------------------------------- the wrappers
+_DIRECT_MAX_WEIGHTS = 25_600   # OC * C*KH*KW up to which the direct kernels win (measured)
+
+
+def direct_conv_pays(x_shape, w_shape, g: Geometry2d, groups: int) -> bool:
+    """Whether the numba table runs this convolution with the direct kernels (ops/conv.py's
+    Conv2dDirect) instead of im2col + GEMM. Measured per layer at batch 64 and 256 on the
+    2-core development machine, forward + weight grad + input grad together: direct wins up
+    to SimpLeNet's conv2 (50 x 500 weights; 23 vs 26 ms with 2 threads) and a 32->32 3x3
+    layer (9.2K), and loses at a 64->64 3x3 layer (37K weights, where the GEMM's M is large
+    enough for BLAS). Only the measured kind of layer: groups 1, stride 1, dilation 1."""
+    return (groups == 1 and (g.SH, g.SW, g.DH, g.DW) == (1, 1, 1, 1)
+            and int(np.prod(w_shape)) <= _DIRECT_MAX_WEIGHTS)
+
+
 _BLOCK_FLOPS = 4_000_000   # work per block: ~0.1-0.2 ms on one core, well above the pool's
 _MAX_BLOCKS = 16           # per-block cost; at most 16 blocks (each keeps a partial gw)...
 _MIN_BLOCKS = 4            # ...and at least 4, batch allowing (work for 4 threads)

@@ -35,8 +35,8 @@ from ..threads import parallel_for
 from .geometry import Geometry2d, out_size, pair
 from .shape import squeeze, unsqueeze
 
-__all__ = ["conv2d", "conv2d_reference", "Conv2d", "Conv2dImplicitGemm", "Conv2dReference",
-           "apply_batched", "check_conv_args", "out_size", "pair"]  # pair, out_size: re-exported
+__all__ = ["conv2d", "conv2d_reference", "Conv2d", "Conv2dDirect", "Conv2dImplicitGemm",
+           "Conv2dReference", "apply_batched", "check_conv_args", "out_size", "pair"]  # pair, out_size: re-exported
 
 
 def check_conv_args(op, x, weight, bias, stride, padding, dilation, groups) -> Geometry2d:
@@ -230,6 +230,26 @@ def _with_bias_grad(ctx, gx, gw, bias_grad):
     return gx, gw, (bias_grad() if ctx.needs_input_grad[2] else None)
 
 
+def _conv_with_kernels(ctx, forward, weight_grad, input_grad, x, weight, bias, geom, groups):
+    """The forward of a conv Function whose backend kernels do the whole job (no col matrix
+    in Python); the backward needs x (for gW) and the weight (for gx), never col."""
+    y = forward(x, weight, bias, geom, groups)
+    need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+    ctx.save_for_backward(x if need_w else None, weight if need_x else None)
+    ctx.x_shape, ctx.w_shape, ctx.geom, ctx.groups = x.shape, weight.shape, geom, groups
+    ctx.grad_kernels = weight_grad, input_grad
+    return y
+
+
+def _conv_grads_with_kernels(ctx, gy):
+    x, weight = ctx.saved
+    weight_grad, input_grad = ctx.grad_kernels
+    need = ctx.needs_input_grad
+    gw = weight_grad(x, gy, ctx.w_shape, ctx.geom, ctx.groups) if need[1] else None
+    gx = input_grad(gy, weight, ctx.x_shape, ctx.geom, ctx.groups) if need[0] else None
+    return _with_bias_grad(ctx, gx, gw, lambda: gy.sum(axis=(0, 2, 3)))
+
+
 class Conv2dImplicitGemm(Function):
     """conv2d on a backend with implicit-GEMM kernels (the GPU: kernels/conv_direct.cu): each
     col tile is gathered from x as the GEMM needs it, so the col matrix never exists and the
@@ -239,23 +259,40 @@ class Conv2dImplicitGemm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias=None, *, geom, groups, kernels):
         K = kernels
-        y = K.conv2d_forward(x, weight, bias, geom, groups)
-        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        ctx.save_for_backward(x if need_w else None, weight if need_x else None)
-        ctx.x_shape, ctx.w_shape, ctx.geom, ctx.groups = x.shape, weight.shape, geom, groups
-        ctx.kernels = K
-        return y
+        return _conv_with_kernels(ctx, K.conv2d_forward, K.conv2d_weight_grad,
+                                  K.conv2d_input_grad, x, weight, bias, geom, groups)
 
     @staticmethod
     def backward(ctx, gy):
-        x, weight = ctx.saved
-        K, need = ctx.kernels, ctx.needs_input_grad
-        gx = gw = None
-        if need[1]:
-            gw = K.conv2d_weight_grad(x, gy, ctx.w_shape, ctx.geom, ctx.groups)
-        if need[0]:
-            gx = K.conv2d_input_grad(gy, weight, ctx.x_shape, ctx.geom, ctx.groups)
-        return _with_bias_grad(ctx, gx, gw, lambda: gy.sum(axis=(0, 2, 3)))
+        return _conv_grads_with_kernels(ctx, gy)
+
+
+class Conv2dDirect(Function):
+    """conv2d by direct loops (the CPU's numba kernels, minitorch/cpu/direct_conv.py), for
+    layers with few channels, where im2col + GEMM is memory-bound: the col matrix would be
+    KH*KW times the input while the GEMM's M (the output channels) is tiny. The backend's
+    ``conv2d_direct_pays`` says which layers those are (measured); others run Conv2d."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, *, geom, groups, kernels):
+        K = kernels
+        return _conv_with_kernels(ctx, K.conv2d_direct_forward, K.conv2d_direct_weight_grad,
+                                  K.conv2d_direct_input_grad, x, weight, bias, geom, groups)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return _conv_grads_with_kernels(ctx, gy)
+
+
+def _conv_function(K, arrays, x_shape, geom, groups):
+    """The Function that runs this convolution on backend K: its implicit-GEMM kernels (the
+    GPU), its direct kernels where they pay (the CPU's small layers), else im2col + GEMM."""
+    if K.fused("conv2d_forward", *arrays):
+        return Conv2dImplicitGemm
+    if (K.fused("conv2d_direct_forward", *arrays)
+            and K.conv2d_direct_pays(x_shape, arrays[1].shape, geom, groups)):
+        return Conv2dDirect
+    return Conv2d
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
@@ -270,8 +307,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     geom = check_conv_args("conv2d", input, weight, bias, stride, padding, dilation, groups)
     rest = (weight,) if bias is None else (weight, bias)
     K = kernels_for(input.data)
-    fused = K.fused("conv2d_forward", input.data, *(t.data for t in rest))
-    op = Conv2dImplicitGemm if fused else Conv2d
+    x_shape = (1,) + input.shape if input.ndim == 3 else input.shape  # as the op sees it
+    op = _conv_function(K, (input.data, *(t.data for t in rest)), x_shape, geom, groups)
     return apply_batched(op, input, *rest, geom=geom, groups=int(groups), kernels=K)
 
 
