@@ -11,9 +11,9 @@ it never asks which device it is on. The tables:
 Every table has every *core* entry. The *fused* entries exist only where a backend runs a
 different algorithm (the CUDA table: implicit-GEMM convolution, fused cross-entropy and batch
 norm; the numba table: direct convolution for small layers, batch norm); they are None
-elsewhere. A public wrapper asks ``K.fused("name", *arrays)`` and, when
-it gets a kernel, applies that algorithm's own Function class (``Conv2dImplicitGemm``,
-``Conv2dDirect``, ``CrossEntropyFused``, ``BatchNormFused``), so a graph and an anomaly message name what ran.
+elsewhere. A public wrapper asks ``K.fused("name", *arrays)`` and, when it gets a kernel,
+applies that algorithm's own Function class (``Conv2dImplicitGemm``, ``Conv2dDirect``,
+``CrossEntropyFused``, ``BatchNormFused``), so a graph and an anomaly message name what ran.
 
 Signatures (geometry ``g``: an ops/geometry.py ``Geometry2d``; x, gy are 4-D NCHW arrays):
 

@@ -53,7 +53,7 @@ bit-identical for any number of threads.
 
 Only float32 and float64 (the numba table's fused dtypes); other dtypes still work (numba
 compiles them) but are not tested. When numba is absent the kernels are plain Python (correct
-but far too slow): the numba table then simply does not list these functions.
+but far too slow): the ops then use the reference table, which has no direct convolution.
 """
 from __future__ import annotations
 

@@ -35,8 +35,9 @@ from ..threads import parallel_for
 from .geometry import Geometry2d, out_size, pair
 from .shape import squeeze, unsqueeze
 
+# pair, out_size: re-exported
 __all__ = ["conv2d", "conv2d_reference", "Conv2d", "Conv2dDirect", "Conv2dImplicitGemm",
-           "Conv2dReference", "apply_batched", "check_conv_args", "out_size", "pair"]  # pair, out_size: re-exported
+           "Conv2dReference", "apply_batched", "check_conv_args", "out_size", "pair"]
 
 
 def check_conv_args(op, x, weight, bias, stride, padding, dilation, groups) -> Geometry2d:
@@ -286,13 +287,13 @@ class Conv2dDirect(Function):
         return _conv_grads_with_kernels(ctx, gy)
 
 
-def _conv_function(K, arrays, x_shape, geom, groups):
+def _conv_function(K, arrays, x_shape, w_shape, geom, groups):
     """The Function that runs this convolution on backend K: its implicit-GEMM kernels (the
     GPU), its direct kernels where they pay (the CPU's small layers), else im2col + GEMM."""
     if K.fused("conv2d_forward", *arrays):
         return Conv2dImplicitGemm
     if (K.fused("conv2d_direct_forward", *arrays)
-            and K.conv2d_direct_pays(x_shape, arrays[1].shape, geom, groups)):
+            and K.conv2d_direct_pays(x_shape, w_shape, geom, groups)):
         return Conv2dDirect
     return Conv2d
 
@@ -310,7 +311,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     rest = (weight,) if bias is None else (weight, bias)
     K = kernels_for(input.data)
     x_shape = (1,) + input.shape if input.ndim == 3 else input.shape  # as the op sees it
-    op = _conv_function(K, (input.data, *(t.data for t in rest)), x_shape, geom, groups)
+    op = _conv_function(K, (input.data, *(t.data for t in rest)), x_shape, weight.shape, geom,
+                        groups)
     return apply_batched(op, input, *rest, geom=geom, groups=int(groups), kernels=K)
 
 
