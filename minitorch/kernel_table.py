@@ -10,10 +10,11 @@ it never asks which device it is on. The tables:
 
 Every table has every *core* entry. The *fused* entries exist only where a backend runs a
 different algorithm (the CUDA table: implicit-GEMM convolution, fused cross-entropy and batch
-norm; the numba table: direct convolution for small layers, batch norm); they are None
+norm; the numba table: direct convolution for small layers, Winograd convolution for 3x3
+layers with many channels, batch norm); they are None
 elsewhere. A public wrapper asks ``K.fused("name", *arrays)`` and, when it gets a kernel,
 applies that algorithm's own Function class (``Conv2dImplicitGemm``, ``Conv2dDirect``,
-``CrossEntropyFused``, ``BatchNormFused``), so a graph and an anomaly message name what ran.
+``Conv2dWinograd``, ``CrossEntropyFused``, ``BatchNormFused``), so a graph and an anomaly message name what ran.
 
 Signatures (geometry ``g``: an ops/geometry.py ``Geometry2d``; x, gy are 4-D NCHW arrays):
 
@@ -34,6 +35,8 @@ Fused entries (x, weight, gy 4-D; groups an int):
     conv2d_direct_forward, _weight_grad, _input_grad: the same signatures, by direct loops
     conv2d_direct_pays(x_shape, w_shape, g, groups) -> bool: whether those beat im2col + GEMM
         for this layer (the backend's measured rule, not a kernel)
+    conv2d_winograd_forward, _weight_grad, _input_grad, _pays: the same, as Winograd
+        F(2x2, 3x3) (3x3 kernels, stride 1, dilation 1, groups 1 only; _pays says where)
 
 Tests pick a table explicitly with ``use_kernels(table)`` (tests/backends.py runs every op
 case on every table); code never needs to.
@@ -51,7 +54,8 @@ from .backend import get_array_module
 
 _FUSED = ("conv2d_forward", "conv2d_weight_grad", "conv2d_input_grad", "softmax_cross_entropy",
           "batch_norm_train", "batch_norm_eval", "batch_norm_backward", "conv2d_direct_forward",
-          "conv2d_direct_weight_grad", "conv2d_direct_input_grad")
+          "conv2d_direct_weight_grad", "conv2d_direct_input_grad", "conv2d_winograd_forward",
+          "conv2d_winograd_weight_grad", "conv2d_winograd_input_grad")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +82,10 @@ class KernelTable:
     conv2d_direct_weight_grad: Optional[Callable] = None
     conv2d_direct_input_grad: Optional[Callable] = None
     conv2d_direct_pays: Optional[Callable] = None  # (x_shape, w_shape, g, groups) -> bool
+    conv2d_winograd_forward: Optional[Callable] = None     # same signatures as conv2d_*
+    conv2d_winograd_weight_grad: Optional[Callable] = None
+    conv2d_winograd_input_grad: Optional[Callable] = None
+    conv2d_winograd_pays: Optional[Callable] = None  # (x_shape, w_shape, g, groups) -> bool
     fused_dtypes: tuple = ()   # dtypes the fused kernels take (others use the generic path)
 
     def fused(self, name: str, *arrays) -> Optional[Callable]:

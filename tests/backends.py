@@ -28,6 +28,7 @@ import minitorch as mt
 from minitorch.backend import get_array_module, to_device, to_numpy
 from minitorch.cpu import HAVE_NUMBA
 from minitorch.cpu.table import NUMBA, REFERENCE
+from minitorch.cpu.winograd import winograd_fits
 from minitorch.cuda import launch
 from minitorch.cuda.table import CUDA
 from minitorch.kernel_table import KernelTable, use_kernels
@@ -82,9 +83,16 @@ class Backend:
 
 BACKENDS = {
     "numba": Backend("numba", "cpu", NUMBA),
-    # the numba table with its direct convolution switched off: im2col + GEMM on every layer
+    # the numba table with its direct and Winograd convolutions switched off: im2col + GEMM
+    # on every layer
     "numba-im2col": Backend("numba-im2col", "cpu", dataclasses.replace(
-        NUMBA, name="numba-im2col", conv2d_direct_pays=lambda *args: False)),
+        NUMBA, name="numba-im2col", conv2d_direct_pays=lambda *args: False,
+        conv2d_winograd_pays=lambda *args: False)),
+    # ...and with Winograd on every layer it fits (3x3, stride 1), however few its channels
+    "numba-winograd": Backend("numba-winograd", "cpu", dataclasses.replace(
+        NUMBA, name="numba-winograd", conv2d_direct_pays=lambda *args: False,
+        conv2d_winograd_pays=lambda x_shape, w_shape, g, groups: winograd_fits(w_shape, g,
+                                                                               groups))),
     "reference": Backend("reference", "cpu", REFERENCE),
     "emulated": Backend("emulated", "cpu", CUDA),
     "cuda": Backend("cuda", "cuda", CUDA),
@@ -96,9 +104,10 @@ CPU_TABLES = ["numba", "reference"]   # for cases only the CPU tables share (see
 given_settings = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-# Convolution tests also run the numba table without its direct kernels, so that both of its
-# conv algorithms (Conv2dDirect for few-channel layers, Conv2d's im2col + GEMM) see every case.
-CONV_PARAMS = ["numba", "numba-im2col"] + PARAMS[1:]
+# Convolution tests also run the numba table with only im2col + GEMM, and with Winograd wherever
+# it fits, so that each of its conv algorithms (Conv2dDirect for few-channel layers,
+# Conv2dWinograd for 3x3 stride-1 ones, Conv2d's im2col + GEMM) sees every case it can run.
+CONV_PARAMS = ["numba", "numba-im2col", "numba-winograd"] + PARAMS[1:]
 
 
 @pytest.fixture(params=PARAMS)

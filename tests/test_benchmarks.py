@@ -74,14 +74,14 @@ def test_one_command_writes_json_markdown_and_chart(tmp_path):
         assert r["images_per_s"] > 0 and r["params"] == 61706 and r["threads"] == 1
     assert result["sgemm"]["1"]["gflops"] > 0
     assert result["flops_per_image"]["lenet5"] > 0
-    lenet, resnet = result["profiles"]       # direct conv (LeNet), im2col + GEMM (ResNet)
+    lenet, resnet = result["profiles"]  # direct conv (LeNet); Winograd, im2col + GEMM (ResNet)
     assert {"Conv2dDirect", "optimizer.step", "other (python, graph)"} <= {
         row["op"] for row in lenet["rows"]}
     assert {"direct conv forward", "direct conv backward", "pooling", "loss", "optimizer.step",
             "python, graph"} <= set(lenet["summary"])
-    assert "Conv2d" in {row["op"] for row in resnet["rows"]}
-    assert {"im2col", "col2im", "conv forward: GEMMs, copies", "batch norm"} <= set(
-        resnet["summary"])
+    assert {"Conv2d", "Conv2dWinograd"} <= {row["op"] for row in resnet["rows"]}
+    assert {"im2col", "col2im", "conv forward: GEMMs, copies", "winograd conv forward",
+            "winograd conv backward", "batch norm"} <= set(resnet["summary"])
     for p in (lenet, resnet):
         assert sum(p["summary"].values()) == pytest.approx(p["ms_per_step"])
     markdown = prefix.with_suffix(".md").read_text()

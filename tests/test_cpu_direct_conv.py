@@ -193,19 +193,19 @@ def test_groups_must_divide_the_channels():
 ])
 def test_the_numba_table_runs_direct_conv_on_few_channel_layers_only(name, layer, direct):
     """The dispatch (ops/conv.py with direct_conv_pays): LeNet's and SimpLeNet's convolutions
-    run Conv2dDirect; a 64->64 3x3 layer and strided ones run im2col + GEMM (Conv2d)."""
+    run Conv2dDirect; a 64->64 3x3 layer runs Winograd, a strided one im2col + GEMM."""
     import minitorch as mt
     from minitorch.models import get_model
     if layer is None:   # a ResNet block's 64->64 3x3 conv, and a strided 3x3
-        convs = [(mt.nn.Conv2d(64, 64, 3, padding=1), (2, 64, 8, 8)),
-                 (mt.nn.Conv2d(16, 16, 3, stride=2, padding=1), (2, 16, 8, 8))]
+        convs = [(mt.nn.Conv2d(64, 64, 3, padding=1), (2, 64, 8, 8), "Conv2dWinograd"),
+                 (mt.nn.Conv2d(16, 16, 3, stride=2, padding=1), (2, 16, 8, 8), "Conv2d")]
     else:
         net = get_model(name)
         shape = {0: (2, 1, 28, 28), 3: None}[layer]
         x = mt.zeros((2, 1, 28, 28))
         for module in list(net)[:layer]:
             x = module(x)
-        convs = [(net[layer], x.shape if shape is None else shape)]
-    for conv, shape in convs:
+        convs = [(net[layer], x.shape if shape is None else shape, "Conv2dDirect")]
+    for conv, shape, expected in convs:
         y = conv(mt.zeros(shape, requires_grad=True))
-        assert y.grad_fn.name() == ("Conv2dDirect" if direct else "Conv2d")
+        assert y.grad_fn.name() == expected

@@ -178,13 +178,14 @@ def profile(model: str, batch: int, optim: str, steps: int, batches) -> dict:
 
 
 # the issue's categories, from Function names (first match wins)
-_CATEGORIES = [("Conv2dDirect", "direct conv"), ("Conv", "conv"), ("Pool", "pooling"), ("BatchNorm", "batch norm"),
+_CATEGORIES = [("Conv2dDirect", "direct conv"), ("Conv2dWinograd", "winograd conv"), ("Conv", "conv"), ("Pool", "pooling"), ("BatchNorm", "batch norm"),
                ("CrossEntropy", "loss"), ("Linear", "linear"), ("ReLU", "activations")]
 
 
 def summarize(times: dict, opt_time: float, total: float, steps: int) -> dict:
     """ms/step by category: a conv's im2col and col2im apart from the rest of its time (its
-    GEMMs and layout copies), direct convolutions (Conv2dDirect) by pass, pooling, BN, loss,
+    GEMMs and layout copies), direct and Winograd convolutions (Conv2dDirect, Conv2dWinograd)
+    by pass, pooling, BN, loss,
     linear layers, activations, other ops, the optimizer, and Python/graph overhead (what no
     Function or optimizer step accounts for)."""
     ms = collections.defaultdict(float)
@@ -192,8 +193,8 @@ def summarize(times: dict, opt_time: float, total: float, steps: int) -> dict:
         if len(key) != 2:  # a kernel call: counted in its Function's time
             continue
         category = next((c for name, c in _CATEGORIES if name in key[0]), "other ops")
-        if category == "direct conv":  # its kernels are the whole op: one line per pass
-            ms[f"direct conv {key[1]}"] += t
+        if category in ("direct conv", "winograd conv"):  # its kernels are the whole op
+            ms[f"{category} {key[1]}"] += t                # one line per pass
             continue
         if category != "conv":
             ms[category] += t

@@ -3,9 +3,11 @@
 Both follow the signatures listed in minitorch/kernel_table.py. Entries without a numba
 kernel (average pooling, the Adam step, dropout masks) are array code in both tables; erf and
 erfc are C's libm in both (a numba ufunc, or called element by element). The
-numba table's fused algorithms are batch norm (its own kernels; ops/norm.py's BatchNormFused)
-and direct convolution for few-channel layers (ops/conv.py's Conv2dDirect, where
-direct_conv_pays says so); the reference table runs the generic BatchNorm and Conv2d.
+numba table's fused algorithms are batch norm (its own kernels; ops/norm.py's BatchNormFused),
+direct convolution for few-channel layers (ops/conv.py's Conv2dDirect, where
+direct_conv_pays says so) and Winograd convolution for 3x3 stride-1 layers with many channels
+(Conv2dWinograd, where winograd_pays says so); the reference table runs the generic BatchNorm
+and Conv2d.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from .im2col import col2im_numba, col2im_xp, im2col_numba, im2col_xp
 from .pool import (avg_pool_backward_xp, avg_pool_xp, max_pool_backward_numba,
                    max_pool_backward_xp, max_pool_numba, max_pool_xp)
 from .special import special_numba, special_reference
+from .winograd import (conv2d_forward_winograd, conv2d_input_grad_winograd,
+                       conv2d_weight_grad_winograd, winograd_pays)
 
 NUMBA = KernelTable(
     name="numba",
@@ -35,6 +39,10 @@ NUMBA = KernelTable(
     conv2d_direct_forward=conv2d_forward_direct,
     conv2d_direct_weight_grad=conv2d_weight_grad_direct,
     conv2d_direct_input_grad=conv2d_input_grad_direct, conv2d_direct_pays=direct_conv_pays,
+    # Winograd F(2x2, 3x3) for 3x3 stride-1 layers with many channels (cpu/winograd.py)
+    conv2d_winograd_forward=conv2d_forward_winograd,
+    conv2d_winograd_weight_grad=conv2d_weight_grad_winograd,
+    conv2d_winograd_input_grad=conv2d_input_grad_winograd, conv2d_winograd_pays=winograd_pays,
     fused_dtypes=(np.dtype(np.float32), np.dtype(np.float64)))
 
 REFERENCE = KernelTable(

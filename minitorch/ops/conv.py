@@ -37,7 +37,7 @@ from .shape import squeeze, unsqueeze
 
 # pair, out_size: re-exported
 __all__ = ["conv2d", "conv2d_reference", "Conv2d", "Conv2dDirect", "Conv2dImplicitGemm",
-           "Conv2dReference", "apply_batched", "check_conv_args", "out_size", "pair"]
+           "Conv2dReference", "Conv2dWinograd", "apply_batched", "check_conv_args", "out_size", "pair"]
 
 
 def check_conv_args(op, x, weight, bias, stride, padding, dilation, groups) -> Geometry2d:
@@ -287,14 +287,35 @@ class Conv2dDirect(Function):
         return _conv_grads_with_kernels(ctx, gy)
 
 
+class Conv2dWinograd(Function):
+    """conv2d of a 3x3 stride-1 layer as Winograd F(2x2, 3x3) (the CPU's numba kernels and
+    GEMMs, minitorch/cpu/winograd.py): each 2x2 output block from a 4x4 input tile with 16
+    multiplies per channel pair instead of 36, as 16 GEMMs in the transformed domain. The
+    backend's ``conv2d_winograd_pays`` says which layers (ResNet's and VGG's 3x3 layers)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, *, geom, groups, kernels):
+        K = kernels
+        return _conv_with_kernels(ctx, K.conv2d_winograd_forward, K.conv2d_winograd_weight_grad,
+                                  K.conv2d_winograd_input_grad, x, weight, bias, geom, groups)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return _conv_grads_with_kernels(ctx, gy)
+
+
 def _conv_function(K, arrays, x_shape, w_shape, geom, groups):
     """The Function that runs this convolution on backend K: its implicit-GEMM kernels (the
-    GPU), its direct kernels where they pay (the CPU's small layers), else im2col + GEMM."""
+    GPU), its direct kernels where they pay (the CPU's small layers), its Winograd kernels
+    where they pay (the CPU's 3x3 stride-1 layers with many channels), else im2col + GEMM."""
     if K.fused("conv2d_forward", *arrays):
         return Conv2dImplicitGemm
     if (K.fused("conv2d_direct_forward", *arrays)
             and K.conv2d_direct_pays(x_shape, w_shape, geom, groups)):
         return Conv2dDirect
+    if (K.fused("conv2d_winograd_forward", *arrays)
+            and K.conv2d_winograd_pays(x_shape, w_shape, geom, groups)):
+        return Conv2dWinograd
     return Conv2d
 
 
