@@ -176,9 +176,9 @@ def test_a_layer_it_cannot_run_is_a_clear_error(w_shape, stride, dilation, group
 
 
 def test_the_numba_table_runs_winograd_on_many_channel_3x3_layers():
-    """The dispatch (ops/conv.py): ResNet-18's and VGG's 3x3 stride-1 layers run
-    Conv2dWinograd; a few-channel 3x3 layer runs the direct kernels; strided, 1x1, 5x5,
-    dilated and grouped layers im2col + GEMM; and the result is the same as im2col's."""
+    """The dispatch (ops/conv.py): ResNet-18's 3x3 stride-1 layers run Conv2dWinograd; a
+    few-channel 3x3 layer runs the direct kernels; strided, 1x1, 5x5, dilated and grouped
+    layers, and ones with a 2x2 output or 16 input channels, im2col + GEMM."""
     cases = [((2, 64, 8, 8), dict(in_channels=64, out_channels=64, kernel_size=3, padding=1),
               "Conv2dWinograd"),
              ((2, 3, 8, 8), dict(in_channels=3, out_channels=64, kernel_size=3, padding=1),
@@ -190,7 +190,13 @@ def test_the_numba_table_runs_winograd_on_many_channel_3x3_layers():
              ((2, 64, 8, 8), dict(in_channels=64, out_channels=64, kernel_size=3,
                                   dilation=2), "Conv2d"),
              ((2, 64, 8, 8), dict(in_channels=64, out_channels=64, kernel_size=3, groups=2),
-              "Conv2d")]
+              "Conv2d"),
+             ((2, 512, 2, 2), dict(in_channels=512, out_channels=512, kernel_size=3,
+                                   padding=1), "Conv2d"),      # VGG's last layers at 32x32
+             ((2, 16, 8, 8), dict(in_channels=16, out_channels=256, kernel_size=3,
+                                  padding=1), "Conv2d"),       # K = 16: GEMMs too thin
+             ((2, 256, 8, 8), dict(in_channels=256, out_channels=16, kernel_size=3,
+                                   padding=1), "Conv2dWinograd")]
     for shape, kwargs, expected in cases:
         conv = mt.nn.Conv2d(**kwargs)
         x = mt.randn(*shape, requires_grad=True)

@@ -270,17 +270,23 @@ def winograd_fits(w_shape, g: Geometry2d, groups: int) -> bool:
             and (g.SH, g.SW, g.DH, g.DW) == (1, 1, 1, 1))
 
 
-_MIN_CHANNELS = 16
+_MIN_IN_CHANNELS = 32     # the GEMMs' K: with 16 (16 -> 256 at 32x32) 120 vs 94 ms
+_MIN_OUT_CHANNELS = 16    # (256 -> 16 at 32x32: 136 vs 226 ms, im2col's GEMM has M = 16)
+_MIN_OUTPUTS = 16         # OH*OW: a 1x1 output computes a whole 2x2 block (512 -> 512:
+                          # 44 vs 17 ms), a 2x2 one has one tile per image (44 vs 34 ms)
 
 
 def winograd_pays(x_shape, w_shape, g: Geometry2d, groups: int) -> bool:
     """Whether the numba table runs this convolution as Winograd F(2x2, 3x3) (ops/conv.py's
-    Conv2dWinograd) instead of im2col + GEMM: a layer it fits with at least 16 input and
-    output channels (fewer: the direct kernels, or GEMMs too small to pay for the transforms).
-    Measured forward + both grads, batch 64, on ResNet-18's 3x3 layers (64 channels at 32x32
-    to 512 at 4x4): 0.58-0.69x im2col + GEMM's time with 1 thread, 0.62-0.76x with 2."""
-    return winograd_fits(w_shape, g, groups) and min(int(w_shape[0]), int(w_shape[1])) >= \
-        _MIN_CHANNELS
+    Conv2dWinograd) instead of im2col + GEMM: a layer it fits with at least 32 input and 16
+    output channels and a 4x4 output. Measured forward + both grads, batch 64, 2 threads
+    (ms, Winograd vs im2col + GEMM): ResNet-18's 3x3 layers 73 vs 111 (64 channels, 32x32),
+    62 vs 101 (128, 16x16), 61 vs 95 (256, 8x8), 73 vs 95 (512, 4x4); 32 -> 64 at 32x32
+    54 vs 56; the limits' reasons are beside them. Fewer channels: the direct kernels (see
+    direct_conv_pays, asked first) or im2col."""
+    OC, C = int(w_shape[0]), int(w_shape[1])
+    return (winograd_fits(w_shape, g, groups) and C >= _MIN_IN_CHANNELS
+            and OC >= _MIN_OUT_CHANNELS and g.OH * g.OW >= _MIN_OUTPUTS)
 
 
 def _tiles(g: Geometry2d) -> tuple:
