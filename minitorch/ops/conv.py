@@ -1,5 +1,10 @@
 """2-D convolution: im2col + one GEMM per group, and a direct-loop reference.
 
+Which algorithm runs is the backend's (``_conv_function``): the GPU's implicit GEMM
+(Conv2dImplicitGemm); on the CPU, direct loops for few-channel layers (Conv2dDirect,
+minitorch/cpu/direct_conv.py), Winograd F(2x2, 3x3) for 3x3 stride-1 layers with many
+channels (Conv2dWinograd, minitorch/cpu/winograd.py), and else the im2col + GEMM below.
+
 Notation (NCHW, weight OIHW, as PyTorch)::
 
     N batch, C input channels, H x W input size, OC output channels, G groups
