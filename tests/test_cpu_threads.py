@@ -2,6 +2,7 @@
 default, the pool's contract, and results that do not depend on the number of threads."""
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -92,6 +93,52 @@ def test_parallel_for_nested_runs_serially_and_errors_propagate():
 
     with pytest.raises(KeyError, match="chunk 3"):
         threads.parallel_for(boom, 8)
+
+
+def test_parallel_for_returns_only_when_no_chunk_is_running_even_after_an_error():
+    """The caller waits for every worker still inside a chunk (they write into its output),
+    also when a chunk raised; a worker's error reaches the caller."""
+    mt.set_num_threads(2)
+    running, lock = [0], threading.Lock()
+
+    def slow(i, fail):
+        with lock:
+            running[0] += 1
+        try:
+            time.sleep(0.02)
+            if i == fail:
+                raise ValueError(f"chunk {i}")
+        finally:
+            with lock:
+                running[0] -= 1
+
+    for fail in (0, 5):   # early (likely the caller's chunk), late (either thread's)
+        with pytest.raises(ValueError, match=f"chunk {fail}"):
+            threads.parallel_for(lambda i: slow(i, fail), 6)
+        assert running[0] == 0
+
+
+def test_parallel_for_from_two_threads_at_once():
+    """Two callers share the workers; each gets every one of its own chunks, once."""
+    mt.set_num_threads(2)
+    results, errors = {}, []
+
+    def caller(name):
+        try:
+            for rep in range(30):
+                out = np.zeros(9)
+                threads.parallel_for(lambda i: out.__setitem__(i, out[i] + i + 1), 9)
+                assert np.array_equal(out, np.arange(1, 10)), (name, rep, out)
+            results[name] = True
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    callers = [threading.Thread(target=caller, args=(n,)) for n in "ab"]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join(30)
+    assert not errors and results == {"a": True, "b": True}
 
 
 def test_blas_is_held_at_one_thread():
