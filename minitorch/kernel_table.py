@@ -26,6 +26,7 @@ Signatures (geometry ``g``: an ops/geometry.py ``Geometry2d``; x, gy are 4-D NCH
               beta2, eps, weight_decay, amsgrad, maximize, decoupled)      in place, all lists
     dropout_mask(shape, p, dtype, like) -> mask of 0 and 1/(1-p), on like's device
     special(name, a) -> erf(a) or erfc(a) (name "erf"|"erfc"), a float32/float64 array
+    relu_backward(g, y) -> g where y > 0, else 0 (y: ReLU's output, g's shape and dtype)
 
 Fused entries (x, weight, gy 4-D; groups an int):
 
@@ -70,6 +71,7 @@ class KernelTable:
     adam_step: Callable
     dropout_mask: Callable
     special: Callable
+    relu_backward: Callable
     # fused algorithms (None: this backend has none; the op's generic Function runs instead)
     conv2d_forward: Optional[Callable] = None
     conv2d_weight_grad: Optional[Callable] = None

@@ -11,6 +11,7 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 import minitorch as mt
 from minitorch.ops import activation as A
 from minitorch.ops.linalg import linear, matmul
+from backends import CPU_TABLES, active_backend
 from opcheck import DEVICES, check_op, gradcheck_op, needs_torch, torch
 
 
@@ -335,3 +336,25 @@ def test_activations_on_device(device):
         check_op(fn, getattr(torch, ref) if torch else None, (3, 4), device=device)
     check_op(lambda t: A.log_softmax(t, -1), (lambda t: torch.log_softmax(t, -1)) if torch
              else None, (3, 4), device=device)
+
+
+@pytest.mark.parametrize("name", CPU_TABLES + ["emulated",
+                                              pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_relu_backward_is_a_select_on_every_table(name):
+    """g where y > 0, else 0: also where g is NaN or inf at an inactive unit (as PyTorch's
+    threshold_backward; a product with a 0/1 mask would give NaN there), and where the
+    output is NaN. Large enough for several of map_blocks' blocks; float32 and float64."""
+    for b in active_backend(name):
+        rng = np.random.default_rng(5)
+        for dtype in (np.float32, np.float64):
+            a = rng.standard_normal(3 * 70001).astype(dtype)
+            a[:4] = (np.nan, 0.0, -0.0, -1.0)
+            g = rng.standard_normal(a.size).astype(dtype)
+            g[3], g[5] = np.nan, np.inf
+            a[5] = -2.0
+            t = b.tensor(a, requires_grad=True)
+            t.relu().backward(b.tensor(g))
+            want = np.where(np.maximum(a, 0) > 0, g, 0).astype(dtype)
+            got = b.numpy(t.grad)
+            assert got.dtype == dtype and not np.isnan(got[:6]).any()
+            np.testing.assert_array_equal(got, want)

@@ -22,6 +22,7 @@ from .dropout import dropout_mask_host
 from .im2col import col2im_numba, col2im_xp, im2col_numba, im2col_xp
 from .pool import (avg_pool_backward_xp, avg_pool_xp, max_pool_backward_numba,
                    max_pool_backward_xp, max_pool_numba, max_pool_xp)
+from .relu import relu_backward_numba, relu_backward_xp
 from .special import special_numba, special_reference
 from .winograd import (conv2d_forward_winograd, conv2d_input_grad_winograd,
                        conv2d_weight_grad_winograd, winograd_pays)
@@ -32,6 +33,7 @@ NUMBA = KernelTable(
     max_pool=max_pool_numba, max_pool_backward=max_pool_backward_numba,
     avg_pool=avg_pool_xp, avg_pool_backward=avg_pool_backward_xp,
     adam_step=adam_step_xp, dropout_mask=dropout_mask_host, special=special_numba,
+    relu_backward=relu_backward_numba,
     # batch norm in numba kernels, per channel (minitorch/cpu/batchnorm.py): BatchNormFused
     batch_norm_train=batch_norm_train_numba, batch_norm_eval=batch_norm_eval_numba,
     batch_norm_backward=batch_norm_backward_numba,
@@ -50,4 +52,5 @@ REFERENCE = KernelTable(
     im2col=im2col_xp, col2im=col2im_xp,
     max_pool=max_pool_xp, max_pool_backward=max_pool_backward_xp,
     avg_pool=avg_pool_xp, avg_pool_backward=avg_pool_backward_xp,
-    adam_step=adam_step_xp, dropout_mask=dropout_mask_host, special=special_reference)
+    adam_step=adam_step_xp, dropout_mask=dropout_mask_host, special=special_reference,
+    relu_backward=relu_backward_xp)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..kernel_table import KernelTable
 from . import fused, ops
+from ..cpu.relu import relu_backward_xp   # array code: on CuPy arrays one where() kernel
 from .special import special
 
 CUDA = KernelTable(
@@ -18,6 +19,7 @@ CUDA = KernelTable(
     max_pool=ops.max_pool, max_pool_backward=ops.max_pool_backward,
     avg_pool=ops.avg_pool, avg_pool_backward=ops.avg_pool_backward,
     adam_step=fused.adam_step, dropout_mask=fused.dropout_mask, special=special,
+    relu_backward=relu_backward_xp,
     conv2d_forward=ops.conv2d_forward, conv2d_weight_grad=ops.conv2d_weight_grad,
     conv2d_input_grad=ops.conv2d_input_grad,
     softmax_cross_entropy=fused.softmax_cross_entropy,

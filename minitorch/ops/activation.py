@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ..autograd import Function
 from ..backend import get_array_module
+from ..kernel_table import kernels_for
 from ..tensor import Tensor
 from ..threads import map_blocks
 from .elementwise import float_input, require_float, require_tensor, unbroadcast
@@ -76,7 +77,8 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
-    """max(a, 0). The gradient at exactly 0 is 0 (PyTorch's choice): it passes where y > 0."""
+    """max(a, 0). The gradient at exactly 0 is 0 (PyTorch's choice): it passes where y > 0
+    and is 0 elsewhere (a select, minitorch/cpu/relu.py, as PyTorch's threshold_backward)."""
 
     @staticmethod
     def forward(ctx, a):
@@ -91,11 +93,9 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        if g.dtype.kind != "f" or g.shape != y.shape:
+        if g.dtype.kind != "f" or g.shape != y.shape or g.dtype != y.dtype:
             return g * (y > 0)
-        xp = get_array_module(g)  # in blocks: each block's y > 0 mask stays in cache
-        return map_blocks(lambda g, y, out: xp.multiply(g, y > 0, out=out),
-                          xp.empty_like(g), g, y)
+        return kernels_for(g).relu_backward(g, y)   # a select: 0 where y <= 0, even if g is NaN
 
 
 class LeakyReLU(Function):
