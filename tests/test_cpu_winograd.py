@@ -17,7 +17,8 @@ from minitorch.cpu.winograd import (conv2d_forward_winograd, conv2d_input_grad_w
                                     conv2d_weight_grad_winograd, winograd_fits, winograd_pays)
 from minitorch.ops.conv import conv2d_reference
 
-from test_cpu_direct_conv import _close, _data, _geom, _reference
+from test_cpu_direct_conv import (_close, _data, _geom, _reference,
+                                  assert_same_bits_for_1_2_3_threads)
 
 pytestmark = pytest.mark.skipif(not HAVE_NUMBA, reason="numba not importable")
 
@@ -108,19 +109,9 @@ def test_bit_identical_for_any_thread_count(case):
     in chunk order, so 1, 2 and 3 threads give the same bits (40 images: several chunks)."""
     x_shape, OC, padding = case
     g, (x, w, b, gy) = _case(((40,) + x_shape[1:], OC, padding), np.float32, seed=3)
-    before = mt.get_num_threads()
-    results = []
-    try:
-        for n in (1, 2, 3):
-            mt.set_num_threads(n)
-            results.append((conv2d_forward_winograd(x, w, b, g),
-                            conv2d_weight_grad_winograd(x, gy, w.shape, g),
-                            conv2d_input_grad_winograd(gy, w, x.shape, g)))
-    finally:
-        mt.set_num_threads(before)
-    for other in results[1:]:
-        for a, b_ in zip(results[0], other):
-            np.testing.assert_array_equal(a, b_)
+    assert_same_bits_for_1_2_3_threads(lambda: (
+        conv2d_forward_winograd(x, w, b, g), conv2d_weight_grad_winograd(x, gy, w.shape, g),
+        conv2d_input_grad_winograd(gy, w, x.shape, g)))
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered")  # inf - inf: NaN, as wanted

@@ -123,8 +123,18 @@ def test_architecture_matches_torchvision(arch, side):
     out, ref = eval_logits(tv, mine, side, dtype=np.float32 if vgg else np.float64)
     assert out.shape == ref.shape == (2, 10)
     assert np.abs(ref[0] - ref[1]).max() > 1e-3 * np.abs(ref).max(), "inputs must differ"
-    rtol, atol = (1e-5, 1e-6) if vgg else (1e-9, 1e-12)
-    np.testing.assert_allclose(out, ref, rtol=rtol, atol=atol * np.abs(ref).max())
+    if vgg:
+        # Two float32 results round differently (minitorch's 3x3 layers run Winograd), so
+        # each is held against torchvision's float64 logits: minitorch's within the
+        # tolerance, and at most twice as far from them as torchvision's own float32 result.
+        x = np.random.default_rng(1).standard_normal((2, 3, side, side))   # eval_logits' x
+        with torch.no_grad():
+            truth = tv.double()(torch.tensor(x.astype(np.float32).astype(np.float64))).numpy()
+        scale = np.abs(truth).max()
+        np.testing.assert_allclose(out, truth, rtol=1e-5, atol=1e-6 * scale)
+        assert np.abs(out - truth).max() <= 2 * np.abs(ref - truth).max() + 1e-7 * scale
+    else:
+        np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-12 * np.abs(ref).max())
 
 
 @needs_tv
