@@ -10,6 +10,8 @@ elements); the numba select below 0.84 ms. Both run in map_blocks' flat blocks o
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import get_array_module
 from ..threads import map_blocks
 from .im2col import njit, uint64  # numba's, or plain stand-ins without numba
@@ -35,7 +37,6 @@ def relu_backward_xp(g, y):
 def relu_backward_numba(g, y):
     """The numba select in blocks over minitorch's threads; a non-contiguous g or y: array
     code (map_blocks' flat blocks need C-contiguous arrays)."""
-    import numpy as np
     if not (type(g) is np.ndarray and type(y) is np.ndarray and g.flags.c_contiguous
             and y.flags.c_contiguous and g.shape == y.shape):
         return relu_backward_xp(g, y)
